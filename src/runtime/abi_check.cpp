@@ -1,0 +1,37 @@
+// Mechanical checks that the C++ compiler lays out the shared ABI exactly as the BPF side does
+// (the BPF target is LP64 little-endian like x86_64/arm64, natural alignment). A field moved in
+// bpf/include/flywall/abi.h without updating these expectations fails the build.
+#include <cstddef>
+
+#include "flywall/abi.h"
+
+#define FW_CHECK_SIZE(T, n) static_assert(sizeof(struct T) == (n), #T " size changed: update ABI users")
+#define FW_CHECK_OFF(T, f, n) static_assert(offsetof(struct T, f) == (n), #T "." #f " moved")
+
+FW_CHECK_SIZE(fw_xdp_config, 104);
+FW_CHECK_OFF(fw_xdp_config, features, 0);
+FW_CHECK_OFF(fw_xdp_config, tables, 4);
+FW_CHECK_OFF(fw_xdp_config, rl_pps, 16);
+FW_CHECK_OFF(fw_xdp_config, rl_ipv6_prefix_len, 72);
+FW_CHECK_OFF(fw_xdp_config, max_events_per_sec, 88);
+
+FW_CHECK_SIZE(fw_ip_entry, 24);
+FW_CHECK_OFF(fw_ip_entry, hits, 0);
+FW_CHECK_OFF(fw_ip_entry, expires_ns, 8);
+FW_CHECK_OFF(fw_ip_entry, flags, 16);
+
+FW_CHECK_SIZE(fw_lpm4_key, 8);
+FW_CHECK_SIZE(fw_lpm6_key, 20);
+FW_CHECK_SIZE(fw_ip6_addr, 16);
+FW_CHECK_SIZE(fw_dns_key, 4 + FW_DNS_NAME_MAX);
+FW_CHECK_SIZE(fw_dns_entry, 24);
+FW_CHECK_SIZE(fw_bucket, 16);
+FW_CHECK_SIZE(fw_rl_key, 20);
+FW_CHECK_SIZE(fw_flow_key, 44);
+FW_CHECK_OFF(fw_flow_key, ifindex, 40);
+FW_CHECK_SIZE(fw_flow_value, 40);
+FW_CHECK_OFF(fw_event, saddr, 24);
+FW_CHECK_OFF(fw_event, name, 64);
+FW_CHECK_SIZE(fw_event, 64 + FW_DNS_NAME_MAX);
+static_assert(sizeof(struct fw_stats) % 8 == 0, "fw_stats must be u64 counters only");
+static_assert(FW_DROP_REASON_MAX >= FW_DROP_RATE_LIMIT + 1, "drop reasons overflow");
