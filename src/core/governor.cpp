@@ -211,7 +211,8 @@ Status Governor::restore(const Utilisation& u) {
     if (best) {
         const std::string name = best->name;
         const int prio = best->priority;
-        FW_TRY(coordinator_.enable(name, Actor::governor));
+        Status s = coordinator_.enable(name, Actor::governor);
+        if (!s.ok()) return std::move(s).error().wrap("governor: restore feature");
         std::erase(shed_, name);
         log(GovernorActionKind::enable_feature, name, u.percent,
             why + ": re-enable " + name + " (priority " + std::to_string(prio) + ")");
