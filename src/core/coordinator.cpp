@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::uint64_t kMiB = 1024 * 1024;
 
-std::string quoted(std::string_view s) {
+std::string quote_name(std::string_view s) {
     std::string out = "\"";
     out += s;
     out += '"';
@@ -20,11 +20,11 @@ std::string quoted(std::string_view s) {
 }
 
 Error unknown_feature(std::string_view name) {
-    return Error::from_errno(ENOENT, "unknown feature " + quoted(name));
+    return Error::from_errno(ENOENT, "unknown feature " + quote_name(name));
 }
 
 Error requires_disabled(std::string_view feature, std::string_view dep) {
-    return Error::from_errno(EINVAL, "feature " + quoted(feature) + " requires " + quoted(dep) +
+    return Error::from_errno(EINVAL, "feature " + quote_name(feature) + " requires " + quote_name(dep) +
                                          ", which is disabled");
 }
 
@@ -89,11 +89,11 @@ Status Coordinator::register_feature(FeatureSpec spec) {
     std::lock_guard lock(mu_);
     if (spec.name.empty()) return Error::invalid("register feature: empty name");
     if (entries_.count(spec.name))
-        return Error::from_errno(EEXIST, "feature " + quoted(spec.name) + " already registered");
+        return Error::from_errno(EEXIST, "feature " + quote_name(spec.name) + " already registered");
     std::set<std::string> seen;
     for (const auto& d : spec.dependencies) {
         if (!seen.insert(d).second)
-            return Error::invalid("feature " + quoted(spec.name) + " lists " + quoted(d) +
+            return Error::invalid("feature " + quote_name(spec.name) + " lists " + quote_name(d) +
                                   " twice");
         if (d == spec.name)
             return Error::from_errno(ELOOP, "dependency cycle: " + d + " -> " + d);
@@ -148,8 +148,8 @@ Status Coordinator::validate_locked() const {
     for (const auto& [name, e] : entries_)
         for (const auto& d : e.spec.dependencies)
             if (!find(d))
-                return Error::from_errno(ENOENT, "feature " + quoted(name) +
-                                                     " depends on unknown feature " + quoted(d));
+                return Error::from_errno(ENOENT, "feature " + quote_name(name) +
+                                                     " depends on unknown feature " + quote_name(d));
 
     // Depth-first search; a back edge to a node on the current path is a cycle.
     enum class Mark { none, on_path, done };
@@ -222,7 +222,7 @@ Status Coordinator::apply_locked(Entry& e, bool enabled, Actor actor,
         if (!s.ok()) {
             e.synced = false;  // the hook may have half-applied; re-apply on next configure
             return std::move(s).error().wrap((enabled ? "enable feature " : "disable feature ") +
-                                             quoted(e.spec.name));
+                                             quote_name(e.spec.name));
         }
     }
     changes.push_back({e.spec.name, e.enabled, e.synced, e.changed_by});
@@ -239,7 +239,7 @@ Error Coordinator::rollback_locked(std::vector<Change>& changes, Error err) {
         if (e.hook) {
             Status s = e.hook(it->old_enabled);
             if (!s.ok()) {
-                failures.push_back("rollback of " + quoted(it->name) +
+                failures.push_back("rollback of " + quote_name(it->name) +
                                    " failed: " + s.error().message());
                 e.synced = false;
                 e.enabled = it->old_enabled;
@@ -330,7 +330,7 @@ Result<std::vector<std::string>> Coordinator::disable(std::string_view name, boo
             if (find(dep)->enabled && affected.insert(dep).second) todo.push_back(dep);
     }
     if (!affected.empty() && !force)
-        return Error::from_errno(EBUSY, quoted(name) + " is required by enabled features: " +
+        return Error::from_errno(EBUSY, quote_name(name) + " is required by enabled features: " +
                                             join({affected.begin(), affected.end()}, ", "));
 
     std::vector<Change> changes;
