@@ -125,6 +125,20 @@ Result<NetnsId> current_netns_id() {
     return NetnsId{st.st_dev, st.st_ino};
 }
 
+struct NetnsHandle {
+    UniqueFd fd;
+    NetnsId id;
+};
+
+// Taken before attaching, so a hook can always be detached in the namespace it lives in.
+Result<NetnsHandle> open_current_netns() {
+    UniqueFd fd(::open(kThreadNetns, O_RDONLY | O_CLOEXEC));
+    if (!fd) return Error::from_errno(errno, "open current network namespace");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return Error::from_errno(errno, "stat current network namespace");
+    return NetnsHandle{std::move(fd), NetnsId{st.st_dev, st.st_ino}};
+}
+
 // Enters a network namespace for the current thread and returns to the original one on
 // destruction. A no-op when the thread is already there (the common case).
 class ScopedNetns {
@@ -275,6 +289,7 @@ Result<XdpAttachment> HookManager::attach_xdp(int prog_fd, const InterfaceRef& i
     if (!prog_r) return std::move(prog_r).error().wrap(where);
     Program prog = std::move(prog_r).value();
 
+    FW_TRY_ASSIGN(NetnsHandle ns, open_current_netns());
     std::vector<XdpMode> tries;
     if (mode == XdpMode::Auto)
         tries = {XdpMode::Native, XdpMode::Generic};
@@ -329,11 +344,10 @@ Result<XdpAttachment> HookManager::attach_xdp(int prog_fd, const InterfaceRef& i
         return std::move(q).error();
     }
 
-    FW_TRY_ASSIGN(NetnsId ns, current_netns_id());
     Hook hook;
-    hook.netns.reset(::open(kThreadNetns, O_RDONLY | O_CLOEXEC));
-    hook.netns_dev = ns.dev;
-    hook.netns_ino = ns.ino;
+    hook.netns = std::move(ns.fd);
+    hook.netns_dev = ns.id.dev;
+    hook.netns_ino = ns.id.ino;
     hook.info.id = next_id_++;
     hook.info.program_name = prog.name;
     hook.info.prog_id = prog.id;
@@ -360,7 +374,7 @@ Result<TcAttachment> HookManager::attach_tc(int prog_fd, const InterfaceRef& ifa
     Program prog = std::move(prog_r).value();
     if (tc_opts.priority > 0xFFFF) return Error::invalid(where + ": priority above 65535");
 
-    FW_TRY_ASSIGN(NetnsId ns, current_netns_id());
+    FW_TRY_ASSIGN(NetnsHandle ns, open_current_netns());
     bpf_tc_hook hook = make_tc_hook(dev.index, tc_point(point));
     bool created = false;
     if (const int rc = bpf_tc_hook_create(&hook); rc == 0)
@@ -385,9 +399,9 @@ Result<TcAttachment> HookManager::attach_tc(int prog_fd, const InterfaceRef& ifa
     }
 
     Hook h;
-    h.netns.reset(::open(kThreadNetns, O_RDONLY | O_CLOEXEC));
-    h.netns_dev = ns.dev;
-    h.netns_ino = ns.ino;
+    h.netns = std::move(ns.fd);
+    h.netns_dev = ns.id.dev;
+    h.netns_ino = ns.id.ino;
     h.info.id = next_id_++;
     h.info.program_name = prog.name;
     h.info.prog_id = prog.id;
