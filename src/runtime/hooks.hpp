@@ -45,7 +45,7 @@ enum class TcDirection { Ingress, Egress };
 class InterfaceRef {
 public:
     InterfaceRef(std::string name) : ref_(std::move(name)) {}  // NOLINT(implicit)
-    InterfaceRef(const char* name) : ref_(std::string(name)) {}  // NOLINT(implicit)
+    InterfaceRef(const char* name) : ref_(std::string(name ? name : "")) {}  // NOLINT(implicit)
     InterfaceRef(int ifindex) : ref_(ifindex) {}                 // NOLINT(implicit)
     const std::variant<std::string, int>& get() const { return ref_; }
 
