@@ -96,6 +96,7 @@ public:
             parse_body(result.body, /*top=*/true);
         } catch (const SyntaxError& e) {
             diags_.push_back(Diagnostic{file_, e.pos.line, e.pos.column, e.message});
+            result.complete = false;
         }
         std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) {
             return a.line != b.line ? a.line < b.line : a.column < b.column;

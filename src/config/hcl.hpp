@@ -90,12 +90,14 @@ struct Block {
 struct ParseResult {
     Body body;
     std::vector<Diagnostic> diagnostics;  // empty on success
+    bool complete = true;  // false after a syntax error: body then holds only what came before it
 
     [[nodiscard]] bool ok() const { return diagnostics.empty(); }
 };
 
-// Parses a whole HCL file. A syntax error stops the parse (the first one is reported);
-// duplicate attributes and duplicate object keys are reported without stopping.
+// Parses a whole HCL file. A syntax error stops the parse (the first one is reported and
+// complete is false); duplicate attributes and duplicate object keys are reported without
+// stopping (the first definition is kept).
 [[nodiscard]] ParseResult parse(std::string_view text, std::string_view filename);
 
 // A quoted HCL string literal for s, escaping quotes, backslashes, control characters and the

@@ -1,0 +1,804 @@
+#include "config/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <utility>
+
+namespace flywall::config {
+
+// ---- enums and feature names ------------------------------------------------------------
+
+namespace {
+
+template <class E>
+using Choices = std::vector<std::pair<std::string_view, E>>;
+
+const Choices<XdpMode>& xdp_modes() {
+    static const Choices<XdpMode> c{{"auto", XdpMode::Auto},
+                                    {"native", XdpMode::Native},
+                                    {"generic", XdpMode::Generic},
+                                    {"offload", XdpMode::Offload}};
+    return c;
+}
+const Choices<DnsAction>& dns_actions() {
+    static const Choices<DnsAction> c{{"drop", DnsAction::Drop}, {"nxdomain", DnsAction::Nxdomain}};
+    return c;
+}
+const Choices<LogLevel>& log_levels() {
+    static const Choices<LogLevel> c{{"trace", LogLevel::Trace}, {"debug", LogLevel::Debug},
+                                     {"info", LogLevel::Info},   {"warn", LogLevel::Warn},
+                                     {"error", LogLevel::Error}, {"critical", LogLevel::Critical},
+                                     {"off", LogLevel::Off}};
+    return c;
+}
+
+template <class E>
+std::string_view choice_name(const Choices<E>& choices, E value) {
+    for (const auto& [name, v] : choices)
+        if (v == value) return name;
+    return "?";
+}
+
+}  // namespace
+
+std::string_view to_string(XdpMode mode) { return choice_name(xdp_modes(), mode); }
+std::string_view to_string(DnsAction action) { return choice_name(dns_actions(), action); }
+std::string_view to_string(LogLevel level) { return choice_name(log_levels(), level); }
+
+const std::vector<std::string>& feature_names() {
+    static const std::vector<std::string> names{
+        "ddos_protection", "dns_blocklist",      "inline_ips",     "flow_monitoring", "qos",
+        "learning_engine", "statistics",         "ip_blocklist",   "rate_limiting",   "tls_fingerprinting",
+        "socket_filters",  "dns_monitoring",     "dhcp_monitoring", "events"};
+    return names;
+}
+
+bool is_known_feature(std::string_view name) {
+    const auto& n = feature_names();
+    return std::find(n.begin(), n.end(), name) != n.end();
+}
+
+std::map<std::string, bool> default_features() {
+    std::map<std::string, bool> f;
+    for (const auto& n : feature_names()) f[n] = false;
+    f["statistics"] = true;
+    return f;
+}
+
+Result<Config> LoadResult::to_result() && {
+    if (ok()) return std::move(config_);
+    std::string file = diagnostics_.empty() ? std::string() : diagnostics_.front().file;
+    return Error::invalid("invalid configuration " + file).with_detail(error_text());
+}
+
+// ---- helpers -----------------------------------------------------------------------------
+
+namespace {
+
+std::size_t levenshtein(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+// "; did you mean \"x\"?" for the closest candidate within a small edit distance, else "".
+std::string suggestion(std::string_view name, const std::vector<std::string>& candidates) {
+    std::size_t best = std::string::npos;
+    const std::string* pick = nullptr;
+    for (const auto& c : candidates) {
+        std::size_t d = levenshtein(name, c);
+        if (d < best) {
+            best = d;
+            pick = &c;
+        }
+    }
+    std::size_t limit = std::max<std::size_t>(2, name.size() / 3);
+    if (pick == nullptr || best > limit || best >= name.size()) return {};
+    return "; did you mean \"" + *pick + "\"?";
+}
+
+std::string format_double(double v) {
+    char buf[64];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    if (ec != std::errc()) return "nan";
+    return std::string(buf, p);
+}
+
+// Values in messages are shown as HCL literals, so control characters stay visible.
+std::string dq(std::string_view s) { return hcl::quote(s); }
+
+// ---- validators: return a phrase describing the problem, or nothing -----------------------
+
+using Validator = std::function<std::optional<std::string>(std::string& value)>;
+
+std::optional<std::string> absolute_path(std::string& v) {
+    if (v.empty() || v.front() != '/') return "must be an absolute path, got " + dq(v);
+    return std::nullopt;
+}
+
+std::optional<std::string> non_empty(std::string& v) {
+    if (v.empty()) return std::string("must not be empty");
+    return std::nullopt;
+}
+
+std::optional<std::string> ip_or_cidr(std::string& v) {
+    std::string addr = v;
+    std::optional<std::string> prefix;
+    if (auto slash = v.find('/'); slash != std::string::npos) {
+        addr = v.substr(0, slash);
+        prefix = v.substr(slash + 1);
+    }
+    unsigned char buf[16];
+    int max_prefix;
+    if (inet_pton(AF_INET, addr.c_str(), buf) == 1) {
+        max_prefix = 32;
+    } else if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) {
+        max_prefix = 128;
+    } else {
+        return dq(v) + " is not an IPv4/IPv6 address or CIDR";
+    }
+    if (prefix) {
+        unsigned len = 0;
+        auto [p, ec] = std::from_chars(prefix->data(), prefix->data() + prefix->size(), len);
+        if (prefix->empty() || ec != std::errc() || p != prefix->data() + prefix->size() ||
+            len > static_cast<unsigned>(max_prefix))
+            return dq(v) + " has an invalid prefix length (0.." + std::to_string(max_prefix) + ")";
+    }
+    return std::nullopt;
+}
+
+// Lower-cases and drops a trailing dot. A leading "*." (every subdomain) is allowed.
+std::optional<std::string> domain(std::string& v) {
+    std::string original = v;
+    std::string name = v;
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    std::string_view body = name;
+    if (body.substr(0, 2) == "*.") body.remove_prefix(2);
+    auto bad = [&](const std::string& why) { return dq(original) + " is not a valid domain name (" + why + ")"; };
+    if (body.empty()) return bad("empty name");
+    if (name.size() > 253) return bad("longer than 253 characters");
+    std::size_t start = 0;
+    while (start <= body.size()) {
+        std::size_t dot = body.find('.', start);
+        if (dot == std::string_view::npos) dot = body.size();
+        std::string_view label = body.substr(start, dot - start);
+        if (label.empty()) return bad("empty label");
+        if (label.size() > 63) return bad("label longer than 63 characters");
+        if (label.front() == '-' || label.back() == '-') return bad("label starts or ends with '-'");
+        for (char c : label) {
+            bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+            if (!ok) return bad("invalid character '" + std::string(1, c) + "'");
+        }
+        start = dot + 1;
+    }
+    v = name;
+    return std::nullopt;
+}
+
+std::optional<std::string> listen_address(std::string& v) {
+    auto bad = [&](const std::string& why) {
+        return "must be \"host:port\" or \"[ipv6]:port\", got " + dq(v) + " (" + why + ")";
+    };
+    std::string host, port;
+    if (!v.empty() && v.front() == '[') {
+        auto close = v.find(']');
+        if (close == std::string::npos) return bad("missing ']'");
+        host = v.substr(1, close - 1);
+        if (close + 1 >= v.size() || v[close + 1] != ':') return bad("missing port");
+        port = v.substr(close + 2);
+        unsigned char buf[16];
+        if (inet_pton(AF_INET6, host.c_str(), buf) != 1) return bad("invalid IPv6 address");
+    } else {
+        auto colon = v.rfind(':');
+        if (colon == std::string::npos) return bad("missing port");
+        host = v.substr(0, colon);
+        port = v.substr(colon + 1);
+        if (host.find(':') != std::string::npos) return bad("IPv6 addresses must be in brackets");
+        unsigned char buf[4];
+        std::string h = host;
+        if (host.empty()) return bad("missing host");
+        if (inet_pton(AF_INET, host.c_str(), buf) != 1 && domain(h)) return bad("invalid host");
+    }
+    unsigned p = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535)
+        return bad("port must be 1..65535");
+    return std::nullopt;
+}
+
+std::optional<std::string> interface_name(std::string& v) {
+    bool bad = v.empty() || v.size() > 15 || v == "." || v == "..";
+    for (char c : v)
+        if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) < 0x20)
+            bad = true;
+    if (bad)
+        return "interface name must be 1 to 15 characters without '/', ':' or spaces, got " + dq(v);
+    return std::nullopt;
+}
+
+std::optional<std::string> feature_name(std::string& v) {
+    if (is_known_feature(v)) return std::nullopt;
+    return "unknown feature " + dq(v) + suggestion(v, feature_names());
+}
+
+// ---- the schema reader -------------------------------------------------------------------
+
+struct Context {
+    std::string file;
+    std::vector<Diagnostic> diags;
+    void error(Position p, std::string message) {
+        diags.push_back(Diagnostic{file, p.line, p.column, std::move(message)});
+    }
+};
+
+// Reads one body. Every accessor registers its name as valid, so finish() can reject the rest
+// with suggestions; call finish() after all accessors.
+class BodyReader {
+public:
+    BodyReader(Context& ctx, const hcl::Body& body, std::string where, std::string noun = "key")
+        : ctx_(ctx), body_(body), where_(std::move(where)), noun_(std::move(noun)) {}
+
+    void boolean(const std::string& name, bool& out) {
+        const hcl::Value* v = attribute(name);
+        if (v == nullptr) return;
+        if (v->kind != hcl::Value::Kind::Bool) return type_error(name, *v, "bool");
+        out = v->boolean;
+    }
+
+    template <class U>
+    void integer(const std::string& name, U& out, std::uint64_t min, std::uint64_t max) {
+        const hcl::Value* v = attribute(name);
+        if (v == nullptr) return;
+        if (auto n = read_integer(name, *v, min, max)) out = static_cast<U>(*n);
+    }
+
+    void optional_integer(const std::string& name, std::optional<std::uint64_t>& out, std::uint64_t min,
+                          std::uint64_t max) {
+        const hcl::Value* v = attribute(name);
+        if (v == nullptr) return;
+        if (v->kind == hcl::Value::Kind::Null) {
+            out.reset();
+            return;
+        }
+        if (auto n = read_integer(name, *v, min, max)) out = *n;
+    }
+
+    // lo..hi inclusive; `what` names the kind of quantity in the message ("percentage").
+    void real(const std::string& name, double& out, double lo, double hi, const char* what) {
+        const hcl::Value* v = attribute(name);
+        if (v == nullptr) return;
+        if (!v->is_number()) return type_error(name, *v, "number");
+        if (!std::isfinite(v->number) || v->number < lo || v->number > hi)
+            return ctx_.error(v->pos, dq(name) + ": must be a " + what + " between " + format_double(lo) +
+                                          " and " + format_double(hi) + ", got " + format_double(v->number));
+        out = v->number;
+    }
+
+    void string(const std::string& name, std::string& out, const Validator& check) {
+        const hcl::Value* v = attribute(name);
+        if (v == nullptr) return;
+        if (v->kind != hcl::Value::Kind::String) return type_error(name, *v, "string");
+        std::string s = v->string;
+        if (auto problem = check(s)) return ctx_.error(v->pos, dq(name) + ": " + *problem);
+        out = std::move(s);
+    }
+
+    void optional_string(const std::string& name, std::optional<std::string>& out, const Validator& check) {
+        const hcl::Value* v = attribute(name);
+        if (v == nullptr) return;
+        if (v->kind == hcl::Value::Kind::Null) {
+            out.reset();
+            return;
+        }
+        if (v->kind != hcl::Value::Kind::String) return type_error(name, *v, "string or null");
+        std::string s = v->string;
+        if (auto problem = check(s)) return ctx_.error(v->pos, dq(name) + ": " + *problem);
+        out = std::move(s);
+    }
+
+    template <class E>
+    void choice(const std::string& name, E& out, const Choices<E>& choices) {
+        const hcl::Value* v = attribute(name);
+        if (v == nullptr) return;
+        if (v->kind != hcl::Value::Kind::String) return type_error(name, *v, "string");
+        std::vector<std::string> names;
+        for (const auto& [n, value] : choices) {
+            if (n == v->string) {
+                out = value;
+                return;
+            }
+            names.emplace_back(n);
+        }
+        std::string list;
+        for (const auto& n : names) list += (list.empty() ? "" : ", ") + dq(n);
+        ctx_.error(v->pos, dq(name) + ": must be one of " + list + ", got " + dq(v->string) +
+                               suggestion(v->string, names));
+    }
+
+    // With unique == true a repeated entry is an error.
+    void string_list(const std::string& name, std::vector<std::string>& out, const Validator& check,
+                     bool unique = false) {
+        const hcl::Value* v = attribute(name);
+        if (v == nullptr) return;
+        if (v->kind != hcl::Value::Kind::List) return type_error(name, *v, "list of strings");
+        std::vector<std::string> result;
+        bool ok = true;
+        for (const auto& e : v->list) {
+            if (e.kind != hcl::Value::Kind::String) {
+                ctx_.error(e.pos, dq(name) + ": expected string in list, got " +
+                                      std::string(hcl::kind_name(e.kind)));
+                ok = false;
+                continue;
+            }
+            std::string s = e.string;
+            if (auto problem = check(s)) {
+                ctx_.error(e.pos, dq(name) + ": " + *problem);
+                ok = false;
+                continue;
+            }
+            if (unique && std::find(result.begin(), result.end(), s) != result.end()) {
+                ctx_.error(e.pos, dq(name) + ": duplicate entry " + dq(s));
+                ok = false;
+                continue;
+            }
+            result.push_back(std::move(s));
+        }
+        if (ok) out = std::move(result);
+    }
+
+    // A block that may appear at most once and takes no labels; nullptr when absent.
+    const hcl::Block* single_block(const std::string& type) {
+        known_blocks_.push_back(type);
+        const hcl::Block* first = nullptr;
+        for (const auto& b : body_.blocks) {
+            if (b.type != type) continue;
+            if (first != nullptr) {
+                ctx_.error(b.pos, "duplicate block " + dq(type) + " (first defined at " +
+                                      std::to_string(first->pos.line) + ":" + std::to_string(first->pos.column) + ")");
+                continue;
+            }
+            if (!b.labels.empty()) {
+                ctx_.error(b.label_pos[0], "block " + dq(type) + " takes no labels");
+                continue;
+            }
+            first = &b;
+        }
+        return first;
+    }
+
+    // Every block of this type with exactly one label.
+    std::vector<const hcl::Block*> labelled_blocks(const std::string& type, const std::string& example) {
+        known_blocks_.push_back(type);
+        std::vector<const hcl::Block*> out;
+        for (const auto& b : body_.blocks) {
+            if (b.type != type) continue;
+            if (b.labels.size() != 1) {
+                Position p = b.labels.empty() ? b.pos : b.label_pos[1];
+                ctx_.error(p, "block " + dq(type) + " takes exactly one label: " + example);
+                continue;
+            }
+            out.push_back(&b);
+        }
+        return out;
+    }
+
+    void finish() {
+        std::vector<std::string> all = known_attributes_;
+        all.insert(all.end(), known_blocks_.begin(), known_blocks_.end());
+        auto known = [](const std::vector<std::string>& v, const std::string& n) {
+            return std::find(v.begin(), v.end(), n) != v.end();
+        };
+        for (const auto& a : body_.attributes) {
+            if (known(known_attributes_, a.name)) continue;
+            if (known(known_blocks_, a.name)) {
+                ctx_.error(a.pos, dq(a.name) + " " + where_ + " is a block, not an attribute; write " + a.name +
+                                      " { ... }");
+                continue;
+            }
+            ctx_.error(a.pos, "unknown " + noun_ + " " + dq(a.name) + " " + where_ + suggestion(a.name, all));
+        }
+        for (const auto& b : body_.blocks) {
+            if (known(known_blocks_, b.type)) continue;
+            if (known(known_attributes_, b.type)) {
+                ctx_.error(b.pos, dq(b.type) + " " + where_ + " is an attribute, not a block; write " + b.type +
+                                      " = value");
+                continue;
+            }
+            ctx_.error(b.pos, "unknown block " + dq(b.type) + " " + where_ + suggestion(b.type, all));
+        }
+    }
+
+private:
+    Context& ctx_;
+    const hcl::Body& body_;
+    std::string where_;
+    std::string noun_;
+    std::vector<std::string> known_attributes_;
+    std::vector<std::string> known_blocks_;
+
+    const hcl::Value* attribute(const std::string& name) {
+        known_attributes_.push_back(name);
+        const hcl::Attribute* a = body_.find_attribute(name);
+        return a == nullptr ? nullptr : &a->value;
+    }
+
+    void type_error(const std::string& name, const hcl::Value& v, const char* expected) {
+        ctx_.error(v.pos, dq(name) + ": expected " + expected + ", got " + std::string(hcl::kind_name(v.kind)));
+    }
+
+    std::optional<std::uint64_t> read_integer(const std::string& name, const hcl::Value& v, std::uint64_t min,
+                                              std::uint64_t max) {
+        std::string range = min == 0 && max == std::uint64_t(INT64_MAX) ? "a non-negative integer"
+                            : max == std::uint64_t(INT64_MAX)
+                                ? "an integer of at least " + std::to_string(min)
+                                : "an integer between " + std::to_string(min) + " and " + std::to_string(max);
+        if (!v.is_number()) {
+            type_error(name, v, "number");
+            return std::nullopt;
+        }
+        // 1e7 is a float literal but an exact integer: accept it.
+        bool integral = v.kind == hcl::Value::Kind::Int ||
+                        (std::isfinite(v.number) && std::trunc(v.number) == v.number &&
+                         std::fabs(v.number) < 9.2e18);
+        std::string shown = v.kind == hcl::Value::Kind::Int ? std::to_string(v.integer) : format_double(v.number);
+        if (!integral) {
+            ctx_.error(v.pos, dq(name) + ": must be " + range + ", got " + shown);
+            return std::nullopt;
+        }
+        std::int64_t n = v.kind == hcl::Value::Kind::Int ? v.integer : static_cast<std::int64_t>(v.number);
+        if (n < 0 || static_cast<std::uint64_t>(n) < min || static_cast<std::uint64_t>(n) > max) {
+            ctx_.error(v.pos, dq(name) + ": must be " + range + ", got " + shown);
+            return std::nullopt;
+        }
+        return static_cast<std::uint64_t>(n);
+    }
+};
+
+constexpr std::uint64_t kMaxInt = INT64_MAX;
+
+void read_ebpf(Context& ctx, const hcl::Body& body, EbpfConfig& out) {
+    BodyReader r(ctx, body, "in block ebpf");
+    r.boolean("enabled", out.enabled);
+    if (const hcl::Block* b = r.single_block("features")) {
+        BodyReader f(ctx, b->body, "in block features", "feature");
+        for (const auto& name : feature_names()) f.boolean(name, out.features[name]);
+        f.finish();
+    }
+    if (const hcl::Block* b = r.single_block("performance")) {
+        BodyReader p(ctx, b->body, "in block performance");
+        p.real("max_cpu_percent", out.performance.max_cpu_percent, 0, 100, "percentage");
+        p.integer("max_memory_mb", out.performance.max_memory_mb, 1, kMaxInt);
+        p.integer("max_events_per_sec", out.performance.max_events_per_sec, 1, kMaxInt);
+        p.integer("max_pps", out.performance.max_pps, 1, kMaxInt);
+        p.finish();
+    }
+    if (const hcl::Block* b = r.single_block("adaptive")) {
+        BodyReader a(ctx, b->body, "in block adaptive");
+        a.boolean("enabled", out.adaptive.enabled);
+        a.real("scale_back_threshold", out.adaptive.scale_back_threshold, 0, 100, "percentage");
+        a.real("scale_back_rate", out.adaptive.scale_back_rate, 0, 1, "rate");
+        a.string_list("minimum_features", out.adaptive.minimum_features, feature_name, /*unique=*/true);
+        a.finish();
+    }
+    r.finish();
+}
+
+Config read_config(Context& ctx, const hcl::Body& body) {
+    Config cfg;
+    BodyReader top(ctx, body, "at top level");
+    top.string("pin_path", cfg.pin_path, absolute_path);
+    top.choice("log_level", cfg.log_level, log_levels());
+
+    if (const hcl::Block* b = top.single_block("ebpf")) read_ebpf(ctx, b->body, cfg.ebpf);
+
+    std::map<std::string, Position> seen_interfaces;
+    for (const hcl::Block* b : top.labelled_blocks("interface", "interface \"eth0\" { ... }")) {
+        InterfaceConfig ifc;
+        ifc.name = b->labels[0];
+        if (auto problem = interface_name(ifc.name)) ctx.error(b->label_pos[0], *problem);
+        if (auto it = seen_interfaces.find(ifc.name); it != seen_interfaces.end()) {
+            ctx.error(b->label_pos[0], "duplicate interface " + dq(ifc.name) + " (first defined at " +
+                                           std::to_string(it->second.line) + ":" +
+                                           std::to_string(it->second.column) + ")");
+        } else {
+            seen_interfaces.emplace(ifc.name, b->label_pos[0]);
+        }
+        BodyReader r(ctx, b->body, "in block interface");
+        r.choice("xdp_mode", ifc.xdp_mode, xdp_modes());
+        r.boolean("tc", ifc.tc);
+        r.finish();
+        cfg.interfaces.push_back(std::move(ifc));
+    }
+
+    if (const hcl::Block* b = top.single_block("api")) {
+        BodyReader r(ctx, b->body, "in block api");
+        r.string("listen", cfg.api.listen, listen_address);
+        r.string("token_file", cfg.api.token_file, absolute_path);
+        r.finish();
+    }
+    if (const hcl::Block* b = top.single_block("blocklist")) {
+        BodyReader r(ctx, b->body, "in block blocklist");
+        auto& bl = cfg.blocklist;
+        r.string_list("ips", bl.ips, ip_or_cidr);
+        r.string_list("ip_files", bl.ip_files, non_empty);
+        r.string_list("allow_ips", bl.allow_ips, ip_or_cidr);
+        r.string_list("domains", bl.domains, domain);
+        r.string_list("domain_files", bl.domain_files, non_empty);
+        r.choice("dns_action", bl.dns_action, dns_actions());
+        r.optional_integer("default_ttl", bl.default_ttl, 1, kMaxInt);
+        r.finish();
+    }
+    if (const hcl::Block* b = top.single_block("rate_limit")) {
+        BodyReader r(ctx, b->body, "in block rate_limit");
+        auto& rl = cfg.rate_limit;
+        r.boolean("enabled", rl.enabled);
+        r.integer("pps", rl.pps, 0, kMaxInt);
+        r.integer("bps", rl.bps, 0, kMaxInt);
+        r.integer("burst_packets", rl.burst_packets, 1, kMaxInt);
+        r.integer("burst_bytes", rl.burst_bytes, 1, kMaxInt);
+        r.integer("syn_pps", rl.syn_pps, 0, kMaxInt);
+        r.integer("icmp_pps", rl.icmp_pps, 0, kMaxInt);
+        r.integer("udp_pps", rl.udp_pps, 0, kMaxInt);
+        r.integer("ipv6_prefix_len", rl.ipv6_prefix_len, 1, 128);
+        r.finish();
+    }
+    if (const hcl::Block* b = top.single_block("flows")) {
+        BodyReader r(ctx, b->body, "in block flows");
+        r.integer("idle_timeout_sec", cfg.flows.idle_timeout_sec, 1, kMaxInt);
+        r.integer("trusted_after_packets", cfg.flows.trusted_after_packets, 0, kMaxInt);
+        r.real("sample_rate", cfg.flows.sample_rate, 0, 1, "rate");
+        r.finish();
+    }
+    if (const hcl::Block* b = top.single_block("events")) {
+        BodyReader r(ctx, b->body, "in block events");
+        r.optional_string("log_file", cfg.events.log_file, absolute_path);
+        r.finish();
+    }
+    top.finish();
+    return cfg;
+}
+
+}  // namespace
+
+// ---- loading -----------------------------------------------------------------------------
+
+LoadResult load_string(std::string_view text, std::string_view filename) {
+    auto parsed = hcl::parse(text, filename);
+    Context ctx{std::string(filename), std::move(parsed.diagnostics)};
+    // After a syntax error the tree is truncated; schema errors about it would only mislead.
+    Config cfg;
+    if (parsed.complete) cfg = read_config(ctx, parsed.body);
+    if (!ctx.diags.empty()) {
+        std::stable_sort(ctx.diags.begin(), ctx.diags.end(), [](const Diagnostic& a, const Diagnostic& b) {
+            return a.line != b.line ? a.line < b.line : a.column < b.column;
+        });
+        return LoadResult(std::move(ctx.diags));
+    }
+    return LoadResult(std::move(cfg));
+}
+
+LoadResult load_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        int err = errno;
+        return LoadResult(std::vector<Diagnostic>{
+            Diagnostic{path, 0, 0, std::string("cannot open file: ") + std::strerror(err)}});
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) {
+        int err = errno;
+        return LoadResult(std::vector<Diagnostic>{
+            Diagnostic{path, 0, 0, std::string("cannot read file: ") + std::strerror(err)}});
+    }
+    return load_string(ss.str(), path);
+}
+
+LoadResult load_default() { return load_string(default_config_text(), "<built-in default>"); }
+
+// ---- printing ----------------------------------------------------------------------------
+
+namespace {
+
+class HclWriter {
+public:
+    void attr(std::string_view name, std::string_view literal) {
+        indent();
+        out_ += name;
+        out_ += " = ";
+        out_ += literal;
+        out_ += '\n';
+    }
+    void attr_bool(std::string_view name, bool v) { attr(name, v ? "true" : "false"); }
+    void attr_str(std::string_view name, std::string_view v) { attr(name, hcl::quote(v)); }
+    void attr_num(std::string_view name, std::uint64_t v) { attr(name, std::to_string(v)); }
+    void attr_real(std::string_view name, double v) { attr(name, format_double(v)); }
+    void attr_list(std::string_view name, const std::vector<std::string>& items) {
+        if (items.empty()) return attr(name, "[]");
+        indent();
+        out_ += name;
+        out_ += " = [\n";
+        ++depth_;
+        for (const auto& s : items) {
+            indent();
+            out_ += hcl::quote(s);
+            out_ += ",\n";
+        }
+        --depth_;
+        indent();
+        out_ += "]\n";
+    }
+    void open(std::string_view type, std::optional<std::string_view> label = std::nullopt) {
+        if (depth_ == 0 && !out_.empty()) out_ += '\n';
+        indent();
+        out_ += type;
+        if (label) {
+            out_ += ' ';
+            out_ += hcl::quote(*label);
+        }
+        out_ += " {\n";
+        ++depth_;
+    }
+    void close() {
+        --depth_;
+        indent();
+        out_ += "}\n";
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+    int depth_ = 0;
+    void indent() { out_.append(static_cast<std::size_t>(depth_) * 2, ' '); }
+};
+
+}  // namespace
+
+std::string to_hcl(const Config& c) {
+    HclWriter w;
+    w.attr_str("pin_path", c.pin_path);
+    w.attr_str("log_level", to_string(c.log_level));
+
+    w.open("ebpf");
+    w.attr_bool("enabled", c.ebpf.enabled);
+    w.open("features");
+    for (const auto& name : feature_names()) {
+        auto it = c.ebpf.features.find(name);
+        w.attr_bool(name, it != c.ebpf.features.end() && it->second);
+    }
+    w.close();
+    w.open("performance");
+    w.attr_real("max_cpu_percent", c.ebpf.performance.max_cpu_percent);
+    w.attr_num("max_memory_mb", c.ebpf.performance.max_memory_mb);
+    w.attr_num("max_events_per_sec", c.ebpf.performance.max_events_per_sec);
+    w.attr_num("max_pps", c.ebpf.performance.max_pps);
+    w.close();
+    w.open("adaptive");
+    w.attr_bool("enabled", c.ebpf.adaptive.enabled);
+    w.attr_real("scale_back_threshold", c.ebpf.adaptive.scale_back_threshold);
+    w.attr_real("scale_back_rate", c.ebpf.adaptive.scale_back_rate);
+    w.attr_list("minimum_features", c.ebpf.adaptive.minimum_features);
+    w.close();
+    w.close();
+
+    for (const auto& i : c.interfaces) {
+        w.open("interface", i.name);
+        w.attr_str("xdp_mode", to_string(i.xdp_mode));
+        w.attr_bool("tc", i.tc);
+        w.close();
+    }
+
+    w.open("api");
+    w.attr_str("listen", c.api.listen);
+    w.attr_str("token_file", c.api.token_file);
+    w.close();
+
+    w.open("blocklist");
+    w.attr_list("ips", c.blocklist.ips);
+    w.attr_list("ip_files", c.blocklist.ip_files);
+    w.attr_list("allow_ips", c.blocklist.allow_ips);
+    w.attr_list("domains", c.blocklist.domains);
+    w.attr_list("domain_files", c.blocklist.domain_files);
+    w.attr_str("dns_action", to_string(c.blocklist.dns_action));
+    if (c.blocklist.default_ttl) w.attr_num("default_ttl", *c.blocklist.default_ttl);
+    w.close();
+
+    w.open("rate_limit");
+    w.attr_bool("enabled", c.rate_limit.enabled);
+    w.attr_num("pps", c.rate_limit.pps);
+    w.attr_num("bps", c.rate_limit.bps);
+    w.attr_num("burst_packets", c.rate_limit.burst_packets);
+    w.attr_num("burst_bytes", c.rate_limit.burst_bytes);
+    w.attr_num("syn_pps", c.rate_limit.syn_pps);
+    w.attr_num("icmp_pps", c.rate_limit.icmp_pps);
+    w.attr_num("udp_pps", c.rate_limit.udp_pps);
+    w.attr_num("ipv6_prefix_len", c.rate_limit.ipv6_prefix_len);
+    w.close();
+
+    w.open("flows");
+    w.attr_num("idle_timeout_sec", c.flows.idle_timeout_sec);
+    w.attr_num("trusted_after_packets", c.flows.trusted_after_packets);
+    w.attr_real("sample_rate", c.flows.sample_rate);
+    w.close();
+
+    w.open("events");
+    if (c.events.log_file) w.attr_str("log_file", *c.events.log_file);
+    w.close();
+    return w.take();
+}
+
+nlohmann::json to_json(const Config& c) {
+    using nlohmann::json;
+    json features = json::object();
+    for (const auto& [name, on] : c.ebpf.features) features[name] = on;
+    json interfaces = json::array();
+    for (const auto& i : c.interfaces)
+        interfaces.push_back({{"name", i.name}, {"xdp_mode", to_string(i.xdp_mode)}, {"tc", i.tc}});
+    const auto& p = c.ebpf.performance;
+    const auto& a = c.ebpf.adaptive;
+    const auto& bl = c.blocklist;
+    const auto& rl = c.rate_limit;
+    return json{
+        {"pin_path", c.pin_path},
+        {"log_level", to_string(c.log_level)},
+        {"ebpf",
+         {{"enabled", c.ebpf.enabled},
+          {"features", features},
+          {"performance",
+           {{"max_cpu_percent", p.max_cpu_percent},
+            {"max_memory_mb", p.max_memory_mb},
+            {"max_events_per_sec", p.max_events_per_sec},
+            {"max_pps", p.max_pps}}},
+          {"adaptive",
+           {{"enabled", a.enabled},
+            {"scale_back_threshold", a.scale_back_threshold},
+            {"scale_back_rate", a.scale_back_rate},
+            {"minimum_features", a.minimum_features}}}}},
+        {"interfaces", interfaces},
+        {"api", {{"listen", c.api.listen}, {"token_file", c.api.token_file}}},
+        {"blocklist",
+         {{"ips", bl.ips},
+          {"ip_files", bl.ip_files},
+          {"allow_ips", bl.allow_ips},
+          {"domains", bl.domains},
+          {"domain_files", bl.domain_files},
+          {"dns_action", to_string(bl.dns_action)},
+          {"default_ttl", bl.default_ttl ? json(*bl.default_ttl) : json(nullptr)}}},
+        {"rate_limit",
+         {{"enabled", rl.enabled},
+          {"pps", rl.pps},
+          {"bps", rl.bps},
+          {"burst_packets", rl.burst_packets},
+          {"burst_bytes", rl.burst_bytes},
+          {"syn_pps", rl.syn_pps},
+          {"icmp_pps", rl.icmp_pps},
+          {"udp_pps", rl.udp_pps},
+          {"ipv6_prefix_len", rl.ipv6_prefix_len}}},
+        {"flows",
+         {{"idle_timeout_sec", c.flows.idle_timeout_sec},
+          {"trusted_after_packets", c.flows.trusted_after_packets},
+          {"sample_rate", c.flows.sample_rate}}},
+        {"events", {{"log_file", c.events.log_file ? json(*c.events.log_file) : json(nullptr)}}},
+    };
+}
+
+}  // namespace flywall::config
