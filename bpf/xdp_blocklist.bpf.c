@@ -1,10 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* XDP fast path: parse, allowlist, IP blocklist, statistics. Logic lives in bpf/lib/. */
+/* XDP fast path. Logic lives in bpf/lib/; this file fixes the order of the checks:
+ *
+ *   parse -> flow lookup (trusted flow: count it and pass, nothing else runs)
+ *         -> allowlist (pass) / blocklist (drop, event)
+ *         -> per-source rate limit (drop, event)
+ *         -> DNS query check (drop or NXDOMAIN via XDP_TX, event)
+ *         -> flow update (existing flow) or creation (sampled, optional event) -> pass
+ *
+ * Why this order: the trusted-flow offload must come first to be worth anything; the lists come
+ * before the rate limiter so blocked sources do not fill its LRU map and allowlisted ones are
+ * never limited; the limiter comes before DNS so a query flood is cut before name parsing; only
+ * packets that pass create flows, so dropped floods cannot evict tracked flows.
+ * Every feature is one bit in fw_cfg.features; a disabled feature costs one test of that bit. */
 #include "fw_common.h"
 #include "fw_xdp_maps.h"
 #include "fw_stats.h"
 #include "fw_parse.h"
 #include "fw_iplist.h"
+#include "fw_events.h"
+#include "fw_flow.h"
+#include "fw_ratelimit.h"
+#include "fw_dns.h"
 
 static __always_inline int fw_finish(struct fw_stats *s, int action)
 {
@@ -24,8 +40,11 @@ int xdp_blocklist(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 features = fw_cfg.features;
 	struct fw_stats *s = fw_stats_get(features);
+	struct fw_flow_key fkey = {};
+	struct fw_flow_value *flow = NULL;
 	struct fw_pkt pkt = {};
 	struct fw_clock clock = {};
+	__u32 ifindex = ctx->ingress_ifindex;
 	int rc;
 
 	FW_STAT_INC(s, processed);
@@ -53,6 +72,16 @@ int xdp_blocklist(struct xdp_md *ctx)
 	if (pkt.fragment)
 		FW_STAT_INC(s, fragments);
 
+	if (features & (FW_F_FLOW_TRACKING | FW_F_TRUSTED_OFFLOAD)) {
+		fw_flow_key_fill(&fkey, &pkt, ifindex);
+		flow = bpf_map_lookup_elem(&fw_flows, &fkey);
+		if (flow && (flow->flags & FW_FLOW_TRUSTED) && (features & FW_F_TRUSTED_OFFLOAD)) {
+			fw_flow_touch(flow, &pkt, s, fw_now(&clock));
+			FW_STAT_INC(s, flows_trusted_fastpath);
+			return fw_finish(s, XDP_PASS);
+		}
+	}
+
 	switch (fw_iplist_check(&pkt, features, fw_cfg.tables, &clock)) {
 	case FW_LIST_ALLOWED:
 		FW_STAT_INC(s, allowlist_hits);
@@ -61,9 +90,31 @@ int xdp_blocklist(struct xdp_md *ctx)
 		FW_STAT_INC(s, blocklist_hits);
 		if (s)
 			s->drop_reason[FW_DROP_IP_BLOCKLIST]++;
+		if (features & FW_F_EVENTS)
+			fw_event_emit(s, &pkt, FW_EV_IP_BLOCKED, ifindex, FW_DROP_IP_BLOCKLIST,
+				      fw_now(&clock));
 		return fw_finish(s, XDP_DROP);
 	default:
 		break;
+	}
+
+	if ((features & FW_F_RATE_LIMIT) && fw_ratelimit(&pkt, s, fw_now(&clock), ifindex)) {
+		if (s)
+			s->drop_reason[FW_DROP_RATE_LIMIT]++;
+		return fw_finish(s, XDP_DROP);
+	}
+
+	if (features & FW_F_DNS_BLOCKLIST) {
+		rc = fw_dns_check(ctx, &pkt, s, &clock, ifindex);
+		if (rc != FW_DNS_CONTINUE)
+			return fw_finish(s, rc);
+	}
+
+	if (features & FW_F_FLOW_TRACKING) {
+		if (flow)
+			fw_flow_touch(flow, &pkt, s, fw_now(&clock));
+		else
+			fw_flow_create(&fkey, &pkt, s, fw_now(&clock));
 	}
 	return fw_finish(s, XDP_PASS);
 }

@@ -8,12 +8,14 @@
 #define FW_CHECK_SIZE(T, n) static_assert(sizeof(struct T) == (n), #T " size changed: update ABI users")
 #define FW_CHECK_OFF(T, f, n) static_assert(offsetof(struct T, f) == (n), #T "." #f " moved")
 
-FW_CHECK_SIZE(fw_xdp_config, 104);
+FW_CHECK_SIZE(fw_xdp_config, 128);
 FW_CHECK_OFF(fw_xdp_config, features, 0);
 FW_CHECK_OFF(fw_xdp_config, tables, 4);
 FW_CHECK_OFF(fw_xdp_config, rl_pps, 16);
 FW_CHECK_OFF(fw_xdp_config, rl_ipv6_prefix_len, 72);
 FW_CHECK_OFF(fw_xdp_config, max_events_per_sec, 88);
+FW_CHECK_OFF(fw_xdp_config, rl_syn_burst, 104);
+FW_CHECK_OFF(fw_xdp_config, rl_udp_burst, 120);
 
 FW_CHECK_SIZE(fw_ip_entry, 24);
 FW_CHECK_OFF(fw_ip_entry, hits, 0);
@@ -25,7 +27,9 @@ FW_CHECK_SIZE(fw_lpm6_key, 20);
 FW_CHECK_SIZE(fw_ip6_addr, 16);
 FW_CHECK_SIZE(fw_dns_key, 4 + FW_DNS_NAME_MAX);
 FW_CHECK_SIZE(fw_dns_entry, 24);
-FW_CHECK_SIZE(fw_bucket, 16);
+FW_CHECK_SIZE(fw_bucket, 8);
+FW_CHECK_SIZE(fw_rl_state, 56);
+FW_CHECK_OFF(fw_rl_state, limited, 40);
 FW_CHECK_SIZE(fw_rl_key, 20);
 FW_CHECK_SIZE(fw_flow_key, 44);
 FW_CHECK_OFF(fw_flow_key, ifindex, 40);

@@ -8,6 +8,7 @@
 // clang-format on
 
 #include "common/result.hpp"
+#include "runtime/bloom_map.hpp"
 #include "runtime/loader.hpp"
 #include "runtime/map.hpp"
 
@@ -44,6 +45,16 @@ public:
     Map<__u32, __u8> guard4() const { return {map_fd(skel_->maps.fw_lpm_guard4), "fw_lpm_guard4"}; }
     Map<__u32, __u8> guard6() const { return {map_fd(skel_->maps.fw_lpm_guard6), "fw_lpm_guard6"}; }
     PerCpuMap<__u32, fw_stats> stats() const { return {map_fd(skel_->maps.fw_stats_map), "fw_stats_map"}; }
+
+    // Issue 3: DNS blocklist (bloom prefilter + exact hash), rate limiter, flows, events.
+    BloomMap<__u64> dns_bloom() const { return {map_fd(skel_->maps.fw_dns_bloom), "fw_dns_bloom"}; }
+    Map<fw_dns_key, fw_dns_entry> dns_exact() const { return {map_fd(skel_->maps.fw_dns_exact), "fw_dns_exact"}; }
+    Map<fw_rl_key, fw_rl_state> rate_limit() const { return {map_fd(skel_->maps.fw_rl_map), "fw_rl_map"}; }
+    Map<fw_flow_key, fw_flow_value> flows() const { return {map_fd(skel_->maps.fw_flows), "fw_flows"}; }
+    // The events ring buffer (BPF_MAP_TYPE_RINGBUF) for ring_buffer__new(); records are fw_event.
+    int events_fd() const { return map_fd(skel_->maps.fw_events); }
+    // State of the BPF-side event cap (GCRA theoretical arrival time); 0 = a full burst.
+    __u64& event_cap_state() { return skel_->bss->fw_event_tat; }
 
     // Statistics summed over CPUs.
     Result<fw_stats> stats_total() const { return stats().lookup_sum(0); }

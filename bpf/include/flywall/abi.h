@@ -56,6 +56,7 @@ enum fw_table_bit {
 enum fw_dns_action {
 	FW_DNS_ACTION_DROP     = 0,
 	FW_DNS_ACTION_NXDOMAIN = 1,
+	FW_DNS_ACTION_GLOBAL   = 2, /* per-domain entry only: use fw_xdp_config.dns_action */
 };
 
 /* Global runtime configuration of xdp_blocklist: lives in the program's .bss, written by user
@@ -65,7 +66,8 @@ struct fw_xdp_config {
 	__u32 tables;              /* fw_table_bit */
 	__u32 malformed_verdict;   /* FW_VERDICT_PASS (default) or FW_VERDICT_DROP */
 	__u32 dns_action;          /* fw_dns_action */
-	/* rate limiting: tokens in units of 1/1e9 per ns, see bpf/lib/ratelimit.h */
+	/* rate limiting (bpf/lib/fw_ratelimit.h): rates per second per source, bursts in packets
+	 * or bytes; a burst of 0 means "one second's worth" (= the rate). */
 	__u64 rl_pps;              /* packets per second per source, 0 = unlimited */
 	__u64 rl_burst_packets;
 	__u64 rl_bps;              /* bytes per second per source, 0 = unlimited */
@@ -78,7 +80,10 @@ struct fw_xdp_config {
 	__u32 event_sample_shift;  /* emit 1 of 2^shift events; 0 = every event */
 	__u32 trusted_after_packets; /* 0 = never auto-trust */
 	__u64 max_events_per_sec;  /* BPF-side token bucket for events, 0 = unlimited */
-	__u64 event_burst;
+	__u64 event_burst;         /* 0 = max_events_per_sec */
+	__u64 rl_syn_burst;        /* bursts of the per-protocol limits, 0 = their rate */
+	__u64 rl_icmp_burst;
+	__u64 rl_udp_burst;
 };
 
 /* ---- IP lists ---- */
@@ -164,6 +169,10 @@ struct fw_stats {
 	__u64 events_suppressed_rate;
 	__u64 events_suppressed_ring_full;
 	__u64 events_sampled_out;
+	/* added with issue 3 */
+	__u64 rl_sources_new;          /* sources inserted into the limiter's LRU map */
+	__u64 dns_nxdomain_unsupported;/* nxdomain wanted, but IPv4 options / IPv6 ext headers: dropped */
+	__u64 dns_not_inspected;       /* UDP/53 that is no single-question standard query */
 };
 
 /* ---- DNS blocklist ---- */
@@ -188,9 +197,11 @@ struct fw_rl_key {
 	__u8 addr[16];    /* IPv4 in the first 4 bytes; IPv6 masked to rl_ipv6_prefix_len */
 };
 
+/* One token bucket in GCRA form (bpf/lib/fw_ratelimit.h): the whole state is one u64, the
+ * theoretical arrival time, so it is updated with a single compare-and-swap. Tokens available at
+ * time now = (burst_window - max(0, tat_ns - now)) / cost_per_token. 0 = a full bucket. */
 struct fw_bucket {
-	__u64 tokens;     /* scaled: 1 token = 1e9 units; never negative (unsigned) */
-	__u64 last_ns;
+	__u64 tat_ns;     /* bpf_ktime_get_ns() clock */
 };
 
 struct fw_rl_state {
@@ -199,7 +210,17 @@ struct fw_rl_state {
 	struct fw_bucket syn;
 	struct fw_bucket icmp;
 	struct fw_bucket udp;
-	__u64 limited;     /* packets dropped for this source */
+	__u64 limited;       /* packets dropped for this source */
+	__u64 last_event_ns; /* at most one FW_EV_RATE_LIMITED per source per second */
+};
+
+/* fw_event.reason for FW_EV_RATE_LIMITED: which bucket ran dry. */
+enum fw_rl_reason {
+	FW_RL_PACKETS = 0,
+	FW_RL_BYTES   = 1,
+	FW_RL_SYN     = 2,
+	FW_RL_ICMP    = 3,
+	FW_RL_UDP     = 4,
 };
 
 /* ---- flows (LRU hash keyed by 5-tuple + ifindex) ---- */
@@ -248,7 +269,8 @@ struct fw_event {
 	__u16 name_len;      /* DOMAIN_BLOCKED: length of name (dotted text) */
 	__u8 saddr[16];
 	__u8 daddr[16];
-	__u32 reason;        /* fw_drop_reason or matched list flags */
+	__u32 reason;        /* IP_BLOCKED: fw_drop_reason; DOMAIN_BLOCKED: fw_dns_action taken;
+	                      * RATE_LIMITED: fw_rl_reason; NEW_FLOW: 0 */
 	__u32 pad;
 	char name[FW_DNS_NAME_MAX]; /* dotted, NUL-terminated when name_len > 0 */
 };

@@ -1,0 +1,167 @@
+#include "runtime/domains.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "flywall/dns_hash.h"
+#include "runtime/xdp_fastpath.hpp"
+
+namespace flywall {
+
+namespace {
+
+bool label_char_ok(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+}  // namespace
+
+Result<std::string> normalize_domain(std::string_view text) {
+    std::string name(text);
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    if (name.empty()) return Error::invalid("domain '" + std::string(text) + "': empty name");
+    if (name.size() > kMaxDomainLength)
+        return Error::invalid("domain '" + std::string(text) + "': longer than 253 characters");
+    size_t label = 0;
+    for (char& c : name) {
+        c = static_cast<char>(fw_dns_lower(static_cast<__u8>(c)));
+        if (c == '.') {
+            if (label == 0) return Error::invalid("domain '" + std::string(text) + "': empty label");
+            label = 0;
+            continue;
+        }
+        if (!label_char_ok(c))
+            return Error::invalid("domain '" + std::string(text) + "': character not allowed in a label");
+        if (++label > kMaxLabelLength)
+            return Error::invalid("domain '" + std::string(text) + "': label longer than 63 characters");
+    }
+    if (label == 0) return Error::invalid("domain '" + std::string(text) + "': empty label");
+    return name;
+}
+
+Result<std::vector<uint8_t>> domain_to_wire(std::string_view text) {
+    FW_TRY_ASSIGN(std::string name, normalize_domain(text));
+    std::vector<uint8_t> wire;
+    wire.reserve(name.size() + 2);
+    size_t start = 0;
+    while (start <= name.size()) {
+        size_t dot = name.find('.', start);
+        if (dot == std::string::npos) dot = name.size();
+        wire.push_back(static_cast<uint8_t>(dot - start));
+        wire.insert(wire.end(), name.begin() + start, name.begin() + dot);
+        start = dot + 1;
+    }
+    wire.push_back(0);
+    return wire;
+}
+
+Result<fw_dns_key> domain_key(std::string_view text) {
+    FW_TRY_ASSIGN(auto wire, domain_to_wire(text));
+    wire.pop_back();  // the root label is not part of the key
+    fw_dns_key key{};
+    key.len = static_cast<__u32>(wire.size());
+    std::reverse_copy(wire.begin(), wire.end(), key.name);
+    return key;
+}
+
+uint64_t domain_bloom_hash(const fw_dns_key& key) {
+    uint64_t h = FW_DNS_FNV_OFFSET;
+    for (uint32_t i = 0; i < key.len && i < FW_DNS_NAME_MAX; ++i) h = fw_dns_hash_step(h, key.name[i]);
+    return h;
+}
+
+Result<std::string> domain_from_key(const fw_dns_key& key) {
+    if (key.len == 0 || key.len > kMaxDomainLength + 1) return Error::invalid("domain key: bad length");
+    std::vector<uint8_t> wire(key.len);
+    std::reverse_copy(key.name, key.name + key.len, wire.begin());
+    std::string out;
+    size_t pos = 0;
+    while (pos < wire.size()) {
+        size_t len = wire[pos];
+        if (len == 0 || len > kMaxLabelLength || pos + 1 + len > wire.size())
+            return Error::invalid("domain key: bad label");
+        if (!out.empty()) out += '.';
+        out.append(reinterpret_cast<const char*>(&wire[pos + 1]), len);
+        pos += 1 + len;
+    }
+    return out;
+}
+
+Result<DomainAction> parse_domain_action(std::string_view text) {
+    if (text == "drop") return DomainAction::Drop;
+    if (text == "nxdomain") return DomainAction::Nxdomain;
+    if (text == "default" || text == "global") return DomainAction::Global;
+    return Error::invalid("DNS action '" + std::string(text) + "': expected drop, nxdomain or default");
+}
+
+std::string_view to_string(DomainAction action) {
+    switch (action) {
+        case DomainAction::Drop: return "drop";
+        case DomainAction::Nxdomain: return "nxdomain";
+        case DomainAction::Global: return "default";
+    }
+    return "unknown";
+}
+
+DomainBlocklist DomainBlocklist::of(const XdpFastPath& fp) { return {fp.dns_exact(), fp.dns_bloom()}; }
+
+namespace {
+fw_dns_entry entry_of(const DomainRule& r) {
+    fw_dns_entry e{};
+    e.action = static_cast<__u32>(r.action);
+    e.expires_ns = r.expires_ns;
+    e.source_id = r.source_id;
+    return e;
+}
+}  // namespace
+
+Status DomainBlocklist::add(const DomainRule& rule) {
+    FW_TRY_ASSIGN(fw_dns_key key, domain_key(rule.domain));
+    FW_TRY(bloom_.push(static_cast<__u64>(domain_bloom_hash(key))));
+    FW_TRY(exact_.update(key, entry_of(rule)));
+    return {};
+}
+
+Result<size_t> DomainBlocklist::add_many(std::span<const DomainRule> rules) {
+    std::vector<fw_dns_key> keys;
+    std::vector<fw_dns_entry> values;
+    keys.reserve(rules.size());
+    values.reserve(rules.size());
+    for (const auto& r : rules) {
+        auto key = domain_key(r.domain);
+        if (!key) return std::move(key).error();
+        keys.push_back(*key);
+        values.push_back(entry_of(r));
+    }
+    for (const auto& k : keys) FW_TRY(bloom_.push(static_cast<__u64>(domain_bloom_hash(k))));
+    return exact_.update_batch(keys, values);
+}
+
+Result<bool> DomainBlocklist::remove(std::string_view domain) {
+    FW_TRY_ASSIGN(fw_dns_key key, domain_key(domain));
+    return exact_.remove(key);
+}
+
+Result<std::optional<fw_dns_entry>> DomainBlocklist::lookup(std::string_view domain) const {
+    FW_TRY_ASSIGN(fw_dns_key key, domain_key(domain));
+    return exact_.lookup(key);
+}
+
+Result<std::vector<DomainEntry>> DomainBlocklist::list(size_t limit) const {
+    std::vector<DomainEntry> out;
+    Status bad;
+    FW_TRY(exact_.for_each([&](const fw_dns_key& k, const fw_dns_entry& v) {
+        if (out.size() >= limit) return false;
+        auto name = domain_from_key(k);
+        if (!name) {
+            bad = std::move(name).error().wrap("list domains");
+            return false;
+        }
+        out.push_back({std::move(*name), v});
+        return true;
+    }));
+    if (!bad) return std::move(bad).error();
+    return out;
+}
+
+}  // namespace flywall
