@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* IP allowlist and blocklist: exact addresses (hash) and CIDR prefixes (LPM trie), IPv4 and
  * IPv6, source match by default and destination match per entry, optional expiry, per-entry
- * hit counters. Tables that user space marks empty in fw_cfg.tables are never looked up. */
+ * hit counters. Tables that user space marks empty in fw_cfg.tables are never looked up.
+ * A trie lookup yields only the longest matching prefix: when that entry names the other direction
+ * or has expired, a shorter prefix of the same list and family is not consulted (an entry is one
+ * prefix with one direction set; use MatchDir::Both or a separate list rather than nesting
+ * prefixes of different directions). */
 #ifndef FW_IPLIST_H
 #define FW_IPLIST_H
 
