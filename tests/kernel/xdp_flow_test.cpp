@@ -1,0 +1,189 @@
+// Flow tracking: counters and TCP flags over several packets (IPv4, IPv6), trusted offload
+// skipping the blocklist (user-space mark and auto-trust after N packets), sampling of new flows
+// with existing flows always updated, idle expiry, listing, occupancy and the eviction estimate.
+#include <gtest/gtest.h>
+
+#include "runtime/flows.hpp"
+#include "xdp_feature_util.hpp"
+
+using namespace flywall;
+using namespace flywall::test;
+
+namespace {
+
+Bytes tcp4(const char* src, uint16_t sport, uint8_t flags, size_t size = 64) {
+    return PacketBuilder().eth().ipv4(src, "198.18.1.1", 6).tcp(sport, 80, flags).pad_to(size).build();
+}
+
+// BPF_PROG_TEST_RUN runs XDP with ingress_ifindex of loopback (1).
+constexpr uint32_t kTestIfindex = 1;
+
+class XdpFlow : public ::testing::Test {
+protected:
+    void SetUp() override {
+        FW_REQUIRE_BPF();
+        fp_.emplace(load_fast_path(FW_F_FLOW_TRACKING | FW_F_TRUSTED_OFFLOAD | FW_F_IP_BLOCKLIST));
+    }
+    fw_flow_key key4(const char* src, uint16_t sport, uint8_t proto = 6, uint16_t dport = 80) {
+        auto k = make_flow_key(src, "198.18.1.1", sport, dport, proto, kTestIfindex);
+        EXPECT_TRUE(k.ok());
+        return k.ok() ? *k : fw_flow_key{};
+    }
+    void block(const char* src) {
+        auto a = ip4(src);
+        __u32 key;
+        std::memcpy(&key, a.data(), 4);
+        fw_ip_entry e{};
+        e.flags = FW_ENTRY_MATCH_SRC;
+        ASSERT_TRUE(fp_->block4().update(key, e).ok());
+        fp_->config().tables |= FW_T_BLOCK4_EXACT_SRC;
+    }
+    std::optional<XdpFastPath> fp_;
+};
+
+TEST_F(XdpFlow, CountersAndFlagsOverSeveralPackets) {
+    auto table = FlowTable::of(*fp_);
+    uint64_t before = monotonic_ns();
+    EXPECT_EQ(run_verdict(*fp_, tcp4("198.18.0.1", 1111, 0x02, 64)), XDP_PASS);
+    EXPECT_EQ(run_verdict(*fp_, tcp4("198.18.0.1", 1111, 0x10, 100)), XDP_PASS);
+    EXPECT_EQ(run_verdict(*fp_, tcp4("198.18.0.1", 1111, 0x18, 200)), XDP_PASS);
+    auto v = table.lookup(key4("198.18.0.1", 1111));
+    ASSERT_TRUE(v.ok() && v->has_value()) << format_flow_key(key4("198.18.0.1", 1111));
+    EXPECT_EQ((*v)->packets, 3u);
+    EXPECT_EQ((*v)->bytes, 364u);
+    EXPECT_EQ((*v)->tcp_flags_seen, 0x1A);
+    EXPECT_GE((*v)->first_seen_ns, before);
+    EXPECT_GE((*v)->last_seen_ns, (*v)->first_seen_ns);
+    EXPECT_EQ((*v)->flags, 0u);
+
+    auto p6 = PacketBuilder().eth().ipv6("2001:db8::5", "2001:db8::1", 17).udp(5353, 53).pad_to(90).build();
+    EXPECT_EQ(run_verdict(*fp_, p6), XDP_PASS);
+    EXPECT_EQ(run_verdict(*fp_, p6), XDP_PASS);
+    auto k6 = make_flow_key("2001:db8::5", "2001:db8::1", 5353, 53, 17, kTestIfindex);
+    ASSERT_TRUE(k6.ok());
+    auto v6 = table.lookup(*k6);
+    ASSERT_TRUE(v6.ok() && v6->has_value());
+    EXPECT_EQ((*v6)->packets, 2u);
+    EXPECT_EQ((*v6)->bytes, 180u);
+    EXPECT_EQ(stats_of(*fp_).flows_new, 2u);
+}
+
+TEST_F(XdpFlow, TrustedFlowSkipsBlocklistOnlyWhileOffloadIsOn) {
+    auto table = FlowTable::of(*fp_);
+    auto pkt = tcp4("198.18.0.2", 2222, 0x10);
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    auto mark = table.set_trusted(key4("198.18.0.2", 2222), true);
+    ASSERT_TRUE(mark.ok() && *mark);
+    block("198.18.0.2");
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS) << "trusted flow: blocklist not consulted";
+    EXPECT_EQ(run_verdict(*fp_, tcp4("198.18.0.2", 2223, 0x10)), XDP_DROP) << "other flow of the source";
+    auto st = stats_of(*fp_);
+    EXPECT_EQ(st.flows_trusted_fastpath, 1u);
+    EXPECT_EQ(st.blocklist_hits, 1u);
+
+    fp_->config().features &= ~static_cast<__u32>(FW_F_TRUSTED_OFFLOAD);
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP) << "offload switched off";
+    fp_->config().features |= FW_F_TRUSTED_OFFLOAD;
+    auto unmark = table.set_trusted(key4("198.18.0.2", 2222), false);
+    ASSERT_TRUE(unmark.ok() && *unmark);
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP) << "untrusted again";
+    auto missing = table.set_trusted(key4("198.18.0.99", 1), true);
+    ASSERT_TRUE(missing.ok());
+    EXPECT_FALSE(*missing);
+}
+
+TEST_F(XdpFlow, AutoTrustAfterNPackets) {
+    fp_->config().trusted_after_packets = 3;
+    auto pkt = tcp4("198.18.0.3", 3333, 0x10);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    auto v = FlowTable::of(*fp_).lookup(key4("198.18.0.3", 3333));
+    ASSERT_TRUE(v.ok() && v->has_value());
+    EXPECT_EQ((*v)->flags, uint32_t(FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED));
+    block("198.18.0.3");
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    auto st = stats_of(*fp_);
+    EXPECT_EQ(st.flows_auto_trusted, 1u);
+    EXPECT_EQ(st.flows_trusted_fastpath, 1u);
+}
+
+TEST_F(XdpFlow, SamplingNewFlowsButAlwaysUpdatingExistingOnes) {
+    fp_->config().flow_sample_shift = 3;  // 1 of 8
+    const int n = 800;
+    for (int i = 0; i < n; ++i) run_verdict(*fp_, tcp4("198.18.0.4", static_cast<uint16_t>(10000 + i), 0x02));
+    auto st = stats_of(*fp_);
+    EXPECT_EQ(st.flows_new + st.flows_sampled_out, static_cast<uint64_t>(n));
+    EXPECT_GE(st.flows_new, 50u);
+    EXPECT_LE(st.flows_new, 160u);
+    auto table = FlowTable::of(*fp_);
+    auto listed = table.list(1000);
+    ASSERT_TRUE(listed.ok());
+    ASSERT_EQ(listed->size(), st.flows_new);
+    // A tracked flow keeps being updated whatever the sampling.
+    fp_->config().flow_sample_shift = 31;
+    auto k = listed->front().key;
+    auto pkt = tcp4("198.18.0.4", ntohs(k.sport), 0x10);
+    for (int i = 0; i < 5; ++i) run_verdict(*fp_, pkt);
+    auto v = table.lookup(k);
+    ASSERT_TRUE(v.ok() && v->has_value());
+    EXPECT_EQ((*v)->packets, 6u);
+    fp_->config().flow_sample_shift = 0;
+    run_verdict(*fp_, tcp4("198.18.0.4", 9, 0x02));
+    EXPECT_EQ(stats_of(*fp_).flows_new, st.flows_new + 1) << "shift 0 tracks every new flow";
+}
+
+TEST_F(XdpFlow, ListExpireOccupancyAndEvictionEstimate) {
+    auto table = FlowTable::of(*fp_);
+    auto s0 = table.sample();
+    ASSERT_TRUE(s0.ok());
+    for (int i = 0; i < 10; ++i)
+        run_verdict(*fp_, tcp4("198.18.0.5", static_cast<uint16_t>(100 + i), 0x10, 64 + 10 * i));
+    auto by_bytes = table.list(3, FlowSort::Bytes);
+    ASSERT_TRUE(by_bytes.ok());
+    ASSERT_EQ(by_bytes->size(), 3u);
+    EXPECT_EQ(ntohs(by_bytes->at(0).key.sport), 109);
+    EXPECT_EQ(ntohs(by_bytes->at(2).key.sport), 107);
+    auto by_time = table.list(1, FlowSort::LastSeen);
+    ASSERT_TRUE(by_time.ok());
+    EXPECT_EQ(ntohs(by_time->at(0).key.sport), 109);
+
+    // Age four flows by moving last_seen back one minute.
+    for (int i = 0; i < 4; ++i) {
+        auto k = key4("198.18.0.5", static_cast<uint16_t>(100 + i));
+        auto v = table.lookup(k);
+        ASSERT_TRUE(v.ok() && v->has_value());
+        fw_flow_value old = **v;
+        old.last_seen_ns -= 60ull * 1000000000ull;
+        ASSERT_TRUE(fp_->flows().update(k, old).ok());
+    }
+    auto expired = table.expire_idle(30ull * 1000000000ull);
+    ASSERT_TRUE(expired.ok());
+    EXPECT_EQ(*expired, 4u);
+    auto occ = table.occupancy();
+    ASSERT_TRUE(occ.ok());
+    EXPECT_EQ(*occ, 6u);
+    EXPECT_EQ(FlowTable::capacity(), size_t(FW_FLOW_MAX));
+
+    auto s1 = table.sample();
+    ASSERT_TRUE(s1.ok());
+    auto est = FlowTable::estimate_evictions(*s0, *s1);
+    EXPECT_EQ(est.new_flows, 10u);
+    EXPECT_EQ(est.occupancy_growth, 6);
+    EXPECT_EQ(est.expired, 4u);
+    EXPECT_EQ(est.evicted, 0u);
+    // Simulated LRU pressure: 100 new flows while occupancy grew by 40 and nothing expired.
+    FlowSample a{0, 1000, 0, 0}, b{0, 1040, 100, 0};
+    auto e2 = FlowTable::estimate_evictions(a, b);
+    EXPECT_EQ(e2.evicted, 60u);
+    EXPECT_DOUBLE_EQ(e2.evicted_per_new, 0.6);
+}
+
+TEST_F(XdpFlow, DisabledTrackingCreatesNothing) {
+    fp_->config().features &= ~static_cast<__u32>(FW_F_FLOW_TRACKING | FW_F_TRUSTED_OFFLOAD);
+    run_verdict(*fp_, tcp4("198.18.0.6", 1, 0x02));
+    auto occ = FlowTable::of(*fp_).occupancy();
+    ASSERT_TRUE(occ.ok());
+    EXPECT_EQ(*occ, 0u);
+    EXPECT_EQ(stats_of(*fp_).flows_new, 0u);
+}
+
+}  // namespace
