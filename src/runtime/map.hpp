@@ -215,12 +215,17 @@ public:
     Result<V> lookup_sum(const K& key) const {
         static_assert(sizeof(V) % sizeof(uint64_t) == 0, "lookup_sum needs a struct of u64 counters");
         FW_TRY_ASSIGN(auto per_cpu, lookup_all(key));
-        V total{};
-        auto* t = reinterpret_cast<uint64_t*>(&total);
+        // Summed through memcpy: the counters are __u64 (unsigned long long), and reading them
+        // through a uint64_t (unsigned long) pointer breaks strict aliasing (GCC then returned
+        // the zero-initialised total for small structs).
+        uint64_t t[sizeof(V) / sizeof(uint64_t)] = {};
         for (const V& v : per_cpu) {
-            const auto* p = reinterpret_cast<const uint64_t*>(&v);
+            uint64_t p[sizeof(V) / sizeof(uint64_t)];
+            std::memcpy(p, &v, sizeof(V));
             for (size_t i = 0; i < sizeof(V) / sizeof(uint64_t); ++i) t[i] += p[i];
         }
+        V total;
+        std::memcpy(&total, t, sizeof(V));
         return total;
     }
 
