@@ -151,7 +151,10 @@ public:
         if (!res.ok()) return unreachable(res.error());
         if (res->status < 200 || res->status >= 300) return api_error(*res);
         if (count && seen < *count) {
-            io_.err << "flywall: stream ended after " << seen << " of " << *count << " events\n";
+            if (deadline && std::chrono::steady_clock::now() >= *deadline)
+                io_.err << "flywall: " << seen << " of " << *count << " events within " << *timeout_sec << " s\n";
+            else
+                io_.err << "flywall: the stream ended after " << seen << " of " << *count << " events\n";
             return kExitApiError;
         }
         return kExitOk;

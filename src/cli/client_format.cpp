@@ -171,6 +171,7 @@ std::string format_value(std::string_view key, const json& v) {
 
 std::string render_table(const Table& table) {
     const std::size_t ncols = table.headers.size();
+    if (ncols == 0) return {};  // no rows, so no columns known: only the caller's count line
     std::vector<std::size_t> width(ncols, 0);
     std::vector<bool> numeric(ncols, true);
     std::vector<bool> any_value(ncols, false);

@@ -84,6 +84,8 @@ TEST(CliFormat, TableAlignsColumnsAndRightAlignsNumbers) {
               "198.18.10.2     7\n"
               "2001:db8::5    12\n");
     EXPECT_EQ(render_table(Table{{"name"}, {}}), "NAME\n");
+    EXPECT_EQ(render_table(Table{}), "");
+    EXPECT_EQ(render_flows(json{{"flows", json::array()}}), "0 flows\n");
 }
 
 TEST(CliFormat, TableColumnsPreferredFirstThenFirstSeen) {
