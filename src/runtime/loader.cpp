@@ -136,7 +136,7 @@ Status PinDir::pin_object(bpf_object* obj) {
     bpf_object__for_each_map(map, obj) {
         std::string name = bpf_map__name(map);
         for (auto& c : name)
-            if (c == '/') c = '_';
+            if (c == '/' || c == '.') c = '_';  // bpffs refuses names with a dot (EPERM)
         std::string p = maps_dir() + "/" + name;
         unlink(p.c_str());
         int rc = bpf_map__pin(map, p.c_str());

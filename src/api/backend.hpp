@@ -1,0 +1,68 @@
+// What the HTTP API needs from the daemon. The API server talks only to this interface, so its
+// routing, authentication and validation are tested with a fake backend and no kernel; the
+// daemon's implementation is ManagerBackend (manager_backend.hpp).
+//
+// Read views are returned as JSON in the exact shapes documented in docs/API.md; mutations take
+// validated, typed requests. A bulk mutation is all-or-nothing: the backend either applies every
+// entry or none (and says why).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.hpp"
+#include "core/event_processor.hpp"
+#include "runtime/domains.hpp"
+#include "runtime/iplists.hpp"
+
+namespace flywall::api {
+
+// A blocked domain blocks itself and every subdomain ("*.example.com" is read as "example.com").
+struct DomainEntrySpec {
+    std::string name;  // normalized (runtime/domains.hpp): lower-case, no trailing dot
+    std::optional<std::chrono::seconds> ttl;
+    DomainAction action = DomainAction::Global;  // Global = the configured dns_action
+};
+
+struct BulkResult {
+    std::size_t requested = 0;
+    std::size_t applied = 0;  // added/updated, or removed
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual Result<nlohmann::json> stats() = 0;
+    virtual Result<nlohmann::json> features() = 0;
+    // Returns {"feature": name, "enabled": bool, "changed": [names]}.
+    virtual Result<nlohmann::json> set_feature(const std::string& name, bool enable, bool force) = 0;
+    virtual Result<nlohmann::json> maps() = 0;
+    virtual Result<nlohmann::json> hooks() = 0;
+
+    virtual Result<nlohmann::json> list_ips() = 0;
+    virtual Result<BulkResult> add_ips(const std::vector<IpEntrySpec>& entries) = 0;
+    virtual Result<BulkResult> remove_ips(const std::vector<IpEntrySpec>& entries) = 0;
+
+    virtual Result<nlohmann::json> list_domains() = 0;
+    virtual Result<BulkResult> add_domains(const std::vector<DomainEntrySpec>& entries) = 0;
+    virtual Result<BulkResult> remove_domains(const std::vector<DomainEntrySpec>& entries) = 0;
+
+    virtual Result<nlohmann::json> flows(std::size_t limit) = 0;
+    // Always answers; "healthy" is false when anything the daemon should be doing is not done.
+    virtual nlohmann::json health() = 0;
+    // Default TTL for entries added without one (config blocklist.default_ttl).
+    virtual std::optional<std::chrono::seconds> default_ttl() = 0;
+
+    // A live event stream for one SSE client; nullptr when events are unavailable.
+    virtual std::shared_ptr<Subscription> subscribe_events(const std::string& client) = 0;
+    virtual void unsubscribe_events(const std::shared_ptr<Subscription>& sub) = 0;
+};
+
+}  // namespace flywall::api

@@ -1,0 +1,287 @@
+#include "api/manager_backend.hpp"
+
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+
+#include "flywall/abi.h"
+
+namespace flywall::api {
+
+using nlohmann::json;
+
+namespace {
+
+const char* kDropReasons[FW_DROP_REASON_MAX] = {"ip_blocklist", "malformed", "dns_blocklist", "rate_limit",
+                                                nullptr,        nullptr,     nullptr,         nullptr};
+const char* kMalformed[FW_MAL_REASON_MAX] = {"eth", "vlan", "vlan_depth", "ipv4", "ipv6", "ipv6_ext", "l4", "dns"};
+
+json governor_json(const GovernorReport& g) {
+    return json{{"enabled", g.enabled},
+                {"sampling_rate", g.sampling_rate},
+                {"utilisation_percent", g.utilisation_percent},
+                {"load",
+                 {{"cpu_percent", g.last_sample.cpu_percent},
+                  {"memory_mb", g.last_sample.memory_mb},
+                  {"events_per_sec", g.last_sample.events_per_sec},
+                  {"pps", g.last_sample.pps}}},
+                {"shed_features", g.shed_features}};
+}
+
+}  // namespace
+
+json stats_json(const fw_stats& s) {
+    json drops = json::object();
+    for (int i = 0; i < FW_DROP_REASON_MAX; ++i) {
+        if (kDropReasons[i]) drops[kDropReasons[i]] = s.drop_reason[i];
+        else if (s.drop_reason[i]) drops["reason_" + std::to_string(i)] = s.drop_reason[i];
+    }
+    json mal = json::object();
+    for (int i = 0; i < FW_MAL_REASON_MAX; ++i) mal[kMalformed[i]] = s.malformed[i];
+    return json{{"processed", s.processed},
+                {"passed", s.passed},
+                {"dropped", s.dropped},
+                {"tx", s.tx},
+                {"bytes", s.bytes},
+                {"ipv4", s.ipv4},
+                {"ipv6", s.ipv6},
+                {"other_l3", s.other_l3},
+                {"fragments", s.fragments},
+                {"allowlist_hits", s.allowlist_hits},
+                {"blocklist_hits", s.blocklist_hits},
+                {"drops_by_reason", drops},
+                {"malformed", mal},
+                {"dns",
+                 {{"queries", s.dns_queries},
+                  {"blocked_drop", s.dns_blocked_drop},
+                  {"blocked_nxdomain", s.dns_blocked_nxdomain},
+                  {"bloom_false_positive", s.dns_bloom_false_positive}}},
+                {"rate_limit",
+                 {{"limited", s.rl_limited},
+                  {"limited_syn", s.rl_limited_syn},
+                  {"limited_icmp", s.rl_limited_icmp},
+                  {"limited_udp", s.rl_limited_udp}}},
+                {"flows",
+                 {{"new", s.flows_new},
+                  {"sampled_out", s.flows_sampled_out},
+                  {"trusted_fastpath", s.flows_trusted_fastpath},
+                  {"auto_trusted", s.flows_auto_trusted}}},
+                {"events",
+                 {{"emitted", s.events_emitted},
+                  {"suppressed_rate", s.events_suppressed_rate},
+                  {"suppressed_ring_full", s.events_suppressed_ring_full},
+                  {"sampled_out", s.events_sampled_out}}}};
+}
+
+Result<json> ManagerBackend::stats() {
+    FW_TRY_ASSIGN(fw_stats s, m_.datapath_stats());
+    json j = stats_json(s);
+    auto occ = m_.flow_occupancy();
+    j["flows"]["active"] = occ ? json(*occ) : json(nullptr);
+    j["flows"]["max"] = Manager::flow_capacity();
+    auto ev = m_.event_stats();
+    j["events"]["received"] = ev.received;
+    j["events"]["decode_errors"] = ev.decode_errors;
+    json subs = json::array();
+    for (const auto& sub : ev.subscribers)
+        subs.push_back({{"name", sub.name},
+                        {"capacity", sub.capacity},
+                        {"queued", sub.queued},
+                        {"delivered", sub.delivered},
+                        {"dropped", sub.dropped}});
+    j["events"]["subscribers"] = subs;
+    json progs = json::array();
+    for (const auto& p : m_.programs())
+        progs.push_back({{"name", p.name},
+                         {"id", p.id},
+                         {"run_cnt", p.run_cnt},
+                         {"run_time_ns", p.run_time_ns},
+                         {"avg_ns", p.run_cnt ? static_cast<double>(p.run_time_ns) / static_cast<double>(p.run_cnt) : 0.0}});
+    j["programs"] = progs;
+    j["governor"] = governor_json(m_.governor());
+    return j;
+}
+
+Result<json> ManagerBackend::features() {
+    json arr = json::array();
+    for (const auto& f : m_.coordinator().features()) {
+        arr.push_back({{"name", f.name},
+                       {"enabled", f.enabled},
+                       {"description", f.description},
+                       {"priority", f.priority},
+                       {"dependencies", f.dependencies},
+                       {"dependents", f.dependents},
+                       {"changed_by", std::string(to_string(f.changed_by))},
+                       {"cost", {{"cpu_ns_per_packet", f.cost.cpu_ns_per_packet}, {"memory_bytes", f.cost.memory_bytes}}}});
+    }
+    return json{{"features", arr}};
+}
+
+Result<json> ManagerBackend::set_feature(const std::string& name, bool enable, bool force) {
+    FW_TRY_ASSIGN(auto changed, m_.set_feature(name, enable, force));
+    return json{{"feature", name}, {"enabled", m_.coordinator().is_enabled(name)}, {"changed", changed}};
+}
+
+Result<json> ManagerBackend::maps() {
+    FW_TRY_ASSIGN(auto maps, m_.maps());
+    json arr = json::array();
+    for (const auto& r : maps) {
+        arr.push_back({{"name", r.info.name},
+                       {"id", r.info.id},
+                       {"type", r.info.type_name},
+                       {"key_size", r.info.key_size},
+                       {"value_size", r.info.value_size},
+                       {"max_entries", r.info.max_entries},
+                       {"entries", r.entries ? json(*r.entries) : json(nullptr)},
+                       {"memory_bytes", r.info.memlock_bytes},
+                       {"pin", r.pin.empty() ? json(nullptr) : json(r.pin)}});
+    }
+    return json{{"maps", arr}};
+}
+
+Result<json> ManagerBackend::hooks() {
+    json arr = json::array();
+    for (const auto& h : m_.hooks()) {
+        json j{{"id", h.id},
+               {"program", h.program_name},
+               {"prog_id", h.prog_id},
+               {"interface", h.ifname},
+               {"ifindex", h.ifindex},
+               {"attach_point", std::string(to_string(h.attach_point))},
+               {"mode", nullptr},
+               {"mode_requested", nullptr},
+               {"fallback_reason", nullptr}};
+        if (h.mode_obtained) j["mode"] = std::string(to_string(*h.mode_obtained));
+        if (h.mode_requested) j["mode_requested"] = std::string(to_string(*h.mode_requested));
+        if (!h.fallback_reason.empty()) j["fallback_reason"] = h.fallback_reason;
+        if (h.attach_point == AttachPoint::TcIngress || h.attach_point == AttachPoint::TcEgress) {
+            j["tc_handle"] = h.tc_handle;
+            j["tc_priority"] = h.tc_priority;
+        }
+        arr.push_back(std::move(j));
+    }
+    return json{{"hooks", arr}};
+}
+
+Result<json> ManagerBackend::list_ips() {
+    FW_TRY_ASSIGN(auto entries, m_.list_ips());
+    json arr = json::array();
+    for (const auto& e : entries) {
+        arr.push_back({{"value", e.prefix.to_string()},
+                       {"family", e.prefix.family},
+                       {"list", to_string(e.list)},
+                       {"direction", to_string(e.dir)},
+                       {"hits", e.hits},
+                       {"ttl_remaining", e.remaining_ns ? json(*e.remaining_ns / 1000000000ull) : json(nullptr)},
+                       {"source", e.source_id == kConfigSourceId ? "config" : "api"}});
+    }
+    return json{{"entries", arr}, {"count", entries.size()}};
+}
+
+Result<BulkResult> ManagerBackend::add_ips(const std::vector<IpEntrySpec>& entries) {
+    FW_TRY_ASSIGN(auto n, m_.add_ips(entries));
+    return BulkResult{entries.size(), n};
+}
+
+Result<BulkResult> ManagerBackend::remove_ips(const std::vector<IpEntrySpec>& entries) {
+    FW_TRY_ASSIGN(auto n, m_.remove_ips(entries));
+    return BulkResult{entries.size(), n};
+}
+
+Result<json> ManagerBackend::list_domains() {
+    FW_TRY_ASSIGN(auto entries, m_.list_domains());
+    const std::uint64_t now = monotonic_now_ns();
+    json arr = json::array();
+    for (const auto& e : entries) {
+        json ttl = nullptr;
+        if (e.entry.expires_ns) ttl = e.entry.expires_ns > now ? (e.entry.expires_ns - now) / 1000000000ull : 0;
+        arr.push_back({{"value", e.domain},
+                       {"action", std::string(to_string(static_cast<DomainAction>(e.entry.action)))},
+                       {"hits", e.entry.hits},
+                       {"ttl_remaining", ttl},
+                       {"source", e.entry.source_id == kConfigSourceId ? "config" : "api"}});
+    }
+    return json{{"entries", arr}, {"count", entries.size()}};
+}
+
+Result<BulkResult> ManagerBackend::add_domains(const std::vector<DomainEntrySpec>& entries) {
+    std::vector<std::pair<std::string, DomainAction>> names;
+    std::vector<std::optional<std::chrono::seconds>> ttls;
+    for (const auto& e : entries) {
+        names.emplace_back(e.name, e.action);
+        ttls.push_back(e.ttl);
+    }
+    FW_TRY_ASSIGN(auto n, m_.add_domains(names, ttls));
+    return BulkResult{entries.size(), n};
+}
+
+Result<BulkResult> ManagerBackend::remove_domains(const std::vector<DomainEntrySpec>& entries) {
+    std::vector<std::string> names;
+    for (const auto& e : entries) names.push_back(e.name);
+    FW_TRY_ASSIGN(auto n, m_.remove_domains(names));
+    return BulkResult{entries.size(), n};
+}
+
+Result<json> ManagerBackend::flows(std::size_t limit) {
+    FW_TRY_ASSIGN(auto flows, m_.flows(limit));
+    const std::uint64_t now = monotonic_ns();
+    json arr = json::array();
+    char src[64], dst[64];
+    for (const auto& f : flows) {
+        const auto& k = f.key;
+        const auto& v = f.value;
+        const int af = k.family == 6 ? AF_INET6 : AF_INET;
+        inet_ntop(af, k.saddr, src, sizeof src);
+        inet_ntop(af, k.daddr, dst, sizeof dst);
+        arr.push_back({{"src", src},
+                       {"dst", dst},
+                       {"sport", ntohs(k.sport)},
+                       {"dport", ntohs(k.dport)},
+                       {"proto", k.proto},
+                       {"family", k.family},
+                       {"ifindex", k.ifindex},
+                       {"packets", v.packets},
+                       {"bytes", v.bytes},
+                       {"first_seen_ns", v.first_seen_ns},
+                       {"last_seen_ns", v.last_seen_ns},
+                       {"idle_sec", now > v.last_seen_ns ? (now - v.last_seen_ns) / 1000000000ull : 0},
+                       {"trusted", (v.flags & FW_FLOW_TRUSTED) != 0},
+                       {"auto_trusted", (v.flags & FW_FLOW_AUTO_TRUSTED) != 0},
+                       {"tcp_flags", v.tcp_flags_seen},
+                       {"key", format_flow_key(k)}});
+    }
+    json j{{"flows", arr}, {"count", flows.size()}, {"max", Manager::flow_capacity()}};
+    auto occ = m_.flow_occupancy();
+    j["active"] = occ ? json(*occ) : json(nullptr);
+    return j;
+}
+
+json ManagerBackend::health() {
+    ManagerHealth h = m_.health();
+    return json{{"healthy", h.healthy},
+                {"ebpf_enabled", h.ebpf_enabled},
+                {"programs_loaded", h.programs_loaded},
+                {"hooks_expected", h.hooks_expected},
+                {"hooks_attached", h.hooks_attached},
+                {"event_thread_alive", h.event_thread_alive},
+                {"bpf_stats_enabled", h.stats_enabled},
+                {"pin_path", h.pin_path},
+                {"problems", h.problems},
+                {"last_errors", h.last_errors},
+                {"uptime_sec", h.uptime.count()},
+                {"reloads", h.reloads},
+                {"reload_failures", h.reload_failures}};
+}
+
+std::optional<std::chrono::seconds> ManagerBackend::default_ttl() {
+    auto t = m_.config().blocklist.default_ttl;
+    if (!t) return std::nullopt;
+    return std::chrono::seconds(*t);
+}
+
+std::shared_ptr<Subscription> ManagerBackend::subscribe_events(const std::string& client) {
+    return m_.subscribe_events(client, 1024);
+}
+
+void ManagerBackend::unsubscribe_events(const std::shared_ptr<Subscription>& sub) { m_.unsubscribe_events(sub); }
+
+}  // namespace flywall::api

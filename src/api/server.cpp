@@ -1,0 +1,393 @@
+#include "api/server.hpp"
+
+#include <httplib.h>
+
+#include <charconv>
+
+#include "api/entries.hpp"
+#include "api/metrics.hpp"
+#include "api/token.hpp"
+
+namespace flywall::api {
+
+namespace {
+
+using nlohmann::json;
+
+void send_json(httplib::Response& res, int status, const json& body) {
+    res.status = status;
+    res.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message, const std::string& field = {}) {
+    json body{{"error", message}, {"field", field.empty() ? json(nullptr) : json(field)}};
+    send_json(res, status, body);
+}
+
+int status_for(const Error& e) {
+    switch (e.errnum()) {
+        case EINVAL: return 400;
+        case ENOENT: return 404;
+        case EBUSY:
+        case EEXIST: return 409;
+        case ENOSPC:
+        case E2BIG:
+        case ENOMEM: return 507;
+        case ENOTSUP: return 501;
+        case EAGAIN:
+        case ENODEV: return 503;
+        default: return 500;
+    }
+}
+
+void send_backend_error(httplib::Response& res, const Error& e, const std::string& field = {}) {
+    send_error(res, status_for(e), e.message(), field);
+}
+
+void reply(httplib::Response& res, Result<json> r) {
+    if (r.ok()) send_json(res, 200, *r);
+    else send_backend_error(res, r.error());
+}
+
+bool parse_u64(const std::string& s, std::uint64_t& out) {
+    if (s.empty()) return false;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool is_content_type(const httplib::Request& req, std::string_view want) {
+    std::string ct = req.get_header_value("Content-Type");
+    auto semi = ct.find(';');
+    if (semi != std::string::npos) ct.resize(semi);
+    while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+    for (auto& c : ct) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ct == want;
+}
+
+std::optional<json> parse_body(const httplib::Request& req, httplib::Response& res) {
+    if (req.body.empty()) {
+        send_error(res, 400, "request body is empty; expected JSON {\"entries\": [...]}", "entries");
+        return std::nullopt;
+    }
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded()) {
+        send_error(res, 400, "request body is not valid JSON", "body");
+        return std::nullopt;
+    }
+    return body;
+}
+
+// Query options of a plain-text import; false (and a 400 sent) when one is invalid.
+bool import_options(const httplib::Request& req, httplib::Response& res, std::optional<std::chrono::seconds> def_ttl,
+                    ImportOptions& opts) {
+    opts.ttl = def_ttl;
+    if (req.has_param("list")) {
+        auto l = parse_list_kind(req.get_param_value("list"));
+        if (!l.ok()) {
+            send_error(res, 400, "list must be \"block\" or \"allow\"", "list");
+            return false;
+        }
+        opts.list = *l;
+    }
+    if (req.has_param("direction")) {
+        auto d = parse_match_dir(req.get_param_value("direction"));
+        if (!d.ok()) {
+            send_error(res, 400, "direction must be \"src\", \"dst\" or \"both\"", "direction");
+            return false;
+        }
+        opts.dir = *d;
+    }
+    if (req.has_param("ttl")) {
+        std::uint64_t v = 0;
+        if (!parse_u64(req.get_param_value("ttl"), v) || v == 0) {
+            send_error(res, 400, "ttl must be a positive whole number of seconds", "ttl");
+            return false;
+        }
+        opts.ttl = std::chrono::seconds(v);
+    }
+    if (req.has_param("action")) {
+        auto a = parse_domain_action(req.get_param_value("action"));
+        if (!a.ok()) {
+            send_error(res, 400, "action must be \"drop\", \"nxdomain\" or \"default\"", "action");
+            return false;
+        }
+        opts.action = *a;
+    }
+    return true;
+}
+
+void send_bulk(httplib::Response& res, const Result<BulkResult>& r, const char* verb) {
+    if (!r.ok()) {
+        send_backend_error(res, r.error(), "entries");
+        return;
+    }
+    send_json(res, 200, json{{"requested", r->requested}, {verb, r->applied}});
+}
+
+}  // namespace
+
+Result<ListenAddress> parse_listen(const std::string& text) {
+    ListenAddress a;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return Error::invalid("listen address \"" + text + "\": expected [IPv6]:PORT");
+        a.host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string::npos || colon == 0) return Error::invalid("listen address \"" + text + "\": expected HOST:PORT");
+        a.host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    }
+    std::uint64_t p = 0;
+    if (!parse_u64(port, p) || p > 65535) return Error::invalid("listen address \"" + text + "\": bad port");
+    a.port = static_cast<int>(p);
+    return a;
+}
+
+ApiServer::ApiServer(Backend& backend, ServerOptions options)
+    : backend_(backend), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+Result<std::unique_ptr<ApiServer>> ApiServer::start(Backend& backend, ServerOptions options) {
+    if (options.token.empty()) return Error::invalid("start API server: no token configured");
+    std::unique_ptr<ApiServer> s(new ApiServer(backend, std::move(options)));
+    s->server_->set_payload_max_length(s->options_.max_body_bytes);
+    // httplib's default adds SO_REUSEPORT, which would let a second daemon share our port and
+    // take half the requests; a busy port must be an error.
+    s->server_->set_socket_options([](int sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    s->server_->set_read_timeout(10, 0);
+    s->routes();
+    const auto& l = s->options_.listen;
+    if (l.port == 0) {
+        s->port_ = s->server_->bind_to_any_port(l.host);
+        if (s->port_ < 0) return Error::from_errno(errno ? errno : EADDRNOTAVAIL, "bind API to " + l.host + ":0");
+    } else {
+        if (!s->server_->bind_to_port(l.host, l.port))
+            return Error::from_errno(errno ? errno : EADDRINUSE, "bind API to " + l.host + ":" + std::to_string(l.port));
+        s->port_ = l.port;
+    }
+    s->running_ = true;
+    s->thread_ = std::thread([srv = s.get()] {
+        srv->server_->listen_after_bind();
+        srv->running_ = false;
+    });
+    // httplib's stop() only acts on a server that is already listening: wait for that, so a
+    // stop right after start (a SIGTERM during start-up) cannot be lost.
+    for (int i = 0; i < 5000 && !s->server_->is_running() && s->running_.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!s->server_->is_running()) {
+        s->stop();
+        return Error::from_errno(EIO, "API server on " + l.host + ":" + std::to_string(s->port_) + " did not start");
+    }
+    return s;
+}
+
+void ApiServer::stop() {
+    stopping_ = true;
+    if (server_) server_->stop();
+    if (thread_.joinable()) thread_.join();
+    running_ = false;
+}
+
+void ApiServer::routes() {
+    auto& srv = *server_;
+    Backend& be = backend_;
+
+    // Mutations need the bearer token; reads are open (the API listens on loopback by default).
+    srv.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        if (req.method != "POST" && req.method != "DELETE" && req.method != "PUT" && req.method != "PATCH")
+            return httplib::Server::HandlerResponse::Unhandled;
+        const std::string h = req.get_header_value("Authorization");
+        const std::string prefix = "Bearer ";
+        if (h.size() <= prefix.size() || h.compare(0, prefix.size(), prefix) != 0 ||
+            !token_equals(h.substr(prefix.size()), options_.token)) {
+            res.set_header("WWW-Authenticate", "Bearer");
+            send_error(res, 401, "missing or invalid bearer token", "Authorization");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return;
+        if (res.status == 404) send_error(res, 404, "no route " + req.method + " " + req.path);
+        else send_error(res, res.status, "HTTP " + std::to_string(res.status));
+    });
+    srv.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+            if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            what = std::string("internal error: ") + e.what();
+        } catch (...) {
+        }
+        send_error(res, 500, what);
+    });
+
+    srv.Get("/api/stats/ebpf", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.stats()); });
+    srv.Get("/api/ebpf/features", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.features()); });
+    srv.Post(R"(/api/ebpf/features/([^/]+)/(enable|disable))", [&be](const httplib::Request& req, httplib::Response& res) {
+        const std::string name = req.matches[1];
+        const bool enable = req.matches[2] == "enable";
+        bool force = false;
+        if (req.has_param("force")) {
+            const std::string f = req.get_param_value("force");
+            if (f != "true" && f != "false" && f != "1" && f != "0") {
+                send_error(res, 400, "force must be true or false", "force");
+                return;
+            }
+            force = f == "true" || f == "1";
+        }
+        auto r = be.set_feature(name, enable, force);
+        if (r.ok()) {
+            send_json(res, 200, *r);
+            return;
+        }
+        const Error& e = r.error();
+        // A dependency rule (EINVAL from the coordinator) is a conflict with current state.
+        int status = e.errnum() == EINVAL ? 409 : status_for(e);
+        send_error(res, status, e.message(), e.errnum() == EBUSY ? "force" : "name");
+    });
+    srv.Get("/api/ebpf/maps", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.maps()); });
+    srv.Get("/api/ebpf/hooks", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.hooks()); });
+
+    // ---- IP lists ----
+    srv.Get("/api/ebpf/blocklist/ips", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.list_ips()); });
+    srv.Post("/api/ebpf/blocklist/ips", [&be](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res);
+        if (!body) return;
+        auto parsed = parse_ip_entries(*body, be.default_ttl());
+        if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
+        send_bulk(res, be.add_ips(parsed.entries), "added");
+    });
+    srv.Delete("/api/ebpf/blocklist/ips", [&be](const httplib::Request& req, httplib::Response& res) {
+        json body;
+        if (req.has_param("value")) {  // single entry by query: ?value=X&list=block
+            json e{{"value", req.get_param_value("value")}};
+            if (req.has_param("list")) e["list"] = req.get_param_value("list");
+            body = json{{"entries", json::array({e})}};
+        } else {
+            auto b = parse_body(req, res);
+            if (!b) return;
+            body = std::move(*b);
+        }
+        auto parsed = parse_ip_entries(body, std::nullopt, true);
+        if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
+        send_bulk(res, be.remove_ips(parsed.entries), "removed");
+    });
+    srv.Post("/api/ebpf/blocklist/ips/import", [&be](const httplib::Request& req, httplib::Response& res) {
+        if (!is_content_type(req, "text/plain"))
+            return send_error(res, 415, "import needs Content-Type: text/plain", "Content-Type");
+        ImportOptions opts;
+        if (!import_options(req, res, be.default_ttl(), opts)) return;
+        auto parsed = parse_ip_import(req.body, opts);
+        if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
+        send_bulk(res, be.add_ips(parsed.entries), "added");
+    });
+
+    // ---- domains ----
+    srv.Get("/api/ebpf/blocklist/domains",
+            [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.list_domains()); });
+    srv.Post("/api/ebpf/blocklist/domains", [&be](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res);
+        if (!body) return;
+        auto parsed = parse_domain_entries(*body, be.default_ttl());
+        if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
+        send_bulk(res, be.add_domains(parsed.entries), "added");
+    });
+    srv.Delete("/api/ebpf/blocklist/domains", [&be](const httplib::Request& req, httplib::Response& res) {
+        json body;
+        if (req.has_param("value")) {
+            body = json{{"entries", json::array({json{{"value", req.get_param_value("value")}}})}};
+        } else {
+            auto b = parse_body(req, res);
+            if (!b) return;
+            body = std::move(*b);
+        }
+        auto parsed = parse_domain_entries(body, std::nullopt, true);
+        if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
+        send_bulk(res, be.remove_domains(parsed.entries), "removed");
+    });
+    srv.Post("/api/ebpf/blocklist/domains/import", [&be](const httplib::Request& req, httplib::Response& res) {
+        if (!is_content_type(req, "text/plain"))
+            return send_error(res, 415, "import needs Content-Type: text/plain", "Content-Type");
+        ImportOptions opts;
+        if (!import_options(req, res, be.default_ttl(), opts)) return;
+        auto parsed = parse_domain_import(req.body, opts);
+        if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
+        send_bulk(res, be.add_domains(parsed.entries), "added");
+    });
+
+    // ---- flows, health, metrics ----
+    srv.Get("/api/ebpf/flows", [&be](const httplib::Request& req, httplib::Response& res) {
+        std::uint64_t limit = 100;
+        if (req.has_param("limit")) {
+            if (!parse_u64(req.get_param_value("limit"), limit) || limit == 0 || limit > 1000000)
+                return send_error(res, 400, "limit must be a whole number from 1 to 1000000", "limit");
+        }
+        reply(res, be.flows(limit));
+    });
+    srv.Get("/api/ebpf/health", [&be](const httplib::Request&, httplib::Response& res) {
+        json h = be.health();
+        bool healthy = h.value("healthy", false);
+        send_json(res, healthy ? 200 : 503, h);
+    });
+    srv.Get("/metrics", [&be](const httplib::Request&, httplib::Response& res) {
+        auto st = be.stats();
+        auto feats = be.features();
+        std::string text = render_metrics(st.ok() ? *st : json(), feats.ok() ? *feats : json(), be.health());
+        res.status = 200;
+        res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+    });
+
+    // ---- server-sent events ----
+    srv.Get("/api/ebpf/events", [this, &be](const httplib::Request& req, httplib::Response& res) {
+        std::uint64_t limit = 0;  // 0 = until the client goes away
+        if (req.has_param("limit") && !parse_u64(req.get_param_value("limit"), limit))
+            return send_error(res, 400, "limit must be a whole number", "limit");
+        auto sub = be.subscribe_events("sse:" + req.remote_addr + ":" + std::to_string(req.remote_port));
+        if (!sub) return send_error(res, 503, "the event processor is not running");
+        res.set_header("Cache-Control", "no-cache");
+        res.set_header("X-Accel-Buffering", "no");
+        auto sent = std::make_shared<std::uint64_t>(0);
+        auto started = std::make_shared<bool>(false);
+        auto idle_ms = std::make_shared<int>(0);
+        res.set_chunked_content_provider(
+            "text/event-stream",
+            [this, sub, limit, sent, started, idle_ms](size_t, httplib::DataSink& sink) {
+                if (!*started) {
+                    *started = true;
+                    static const std::string hello = ": flywall event stream\n\n";
+                    return sink.write(hello.data(), hello.size());
+                }
+                if (stopping_.load() || sub->closed() || !sink.is_writable()) {
+                    sink.done();
+                    return true;
+                }
+                auto ev = sub->pop(std::chrono::milliseconds(250));
+                if (!ev) {
+                    *idle_ms += 250;
+                    if (*idle_ms >= 10000) {  // keep-alive comment so proxies and clients see life
+                        *idle_ms = 0;
+                        static const std::string ka = ": keep-alive\n\n";
+                        return sink.write(ka.data(), ka.size());
+                    }
+                    return true;
+                }
+                *idle_ms = 0;
+                std::string msg = "event: " + ev->type_name + "\ndata: " + to_json(*ev).dump() + "\n\n";
+                if (!sink.write(msg.data(), msg.size())) return false;
+                if (limit > 0 && ++*sent >= limit) sink.done();
+                return true;
+            },
+            [&be, sub](bool) { be.unsubscribe_events(sub); });
+    });
+}
+
+}  // namespace flywall::api

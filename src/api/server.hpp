@@ -1,0 +1,61 @@
+// The HTTP API (cpp-httplib): JSON routes over a Backend, Prometheus /metrics and a
+// server-sent event stream. Mutations (POST, DELETE) need "Authorization: Bearer <token>".
+// Every error is a JSON body {"error": "...", "field": "..." | null}. Routes: docs/API.md.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "api/backend.hpp"
+#include "common/result.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace flywall::api {
+
+struct ListenAddress {
+    std::string host;  // without brackets
+    int port = 0;      // 0 = any free port
+};
+// "127.0.0.1:8080", "[::1]:8080", "localhost:0".
+Result<ListenAddress> parse_listen(const std::string& text);
+
+struct ServerOptions {
+    ListenAddress listen{"127.0.0.1", 8080};
+    std::string token;  // required for mutations; never empty
+    std::size_t max_body_bytes = 64u << 20;  // bulk imports of ~1M entries fit
+};
+
+class ApiServer {
+public:
+    // Binds (so a busy port fails here, not later) and serves on its own thread.
+    static Result<std::unique_ptr<ApiServer>> start(Backend& backend, ServerOptions options);
+    ~ApiServer();
+    ApiServer(const ApiServer&) = delete;
+    ApiServer& operator=(const ApiServer&) = delete;
+
+    // The bound port (the real one when 0 was asked for).
+    [[nodiscard]] int port() const { return port_; }
+    [[nodiscard]] const std::string& host() const { return options_.listen.host; }
+    [[nodiscard]] bool running() const { return running_.load(); }
+    // Stops accepting, ends event streams, joins the server thread. Idempotent.
+    void stop();
+
+private:
+    ApiServer(Backend& backend, ServerOptions options);
+    void routes();
+
+    Backend& backend_;
+    ServerOptions options_;
+    std::unique_ptr<httplib::Server> server_;
+    std::thread thread_;
+    int port_ = 0;
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace flywall::api

@@ -1,0 +1,169 @@
+// Manager: the daemon's lifecycle. It composes the components, it does not absorb them:
+//
+//   config ─► PinDir::acquire(pin_path)   (a second instance on the same pin_path refuses)
+//          ─► XdpFastPath::load ─► pin ─► BPF run-time stats on
+//          ─► Coordinator (feature apply hooks flip fw_cfg.features bits at run time)
+//          ─► settings (limits, DNS action, flows, events) ─► IpLists (config entries)
+//          ─► HookManager: XDP (and what else the interface block asks) per interface
+//          ─► EventProcessor (ring buffers) [+ JSON-lines log] ─► Governor (ticked by the owner)
+//
+// reload() applies a validated new config as a diff (features, list entries added/removed,
+// limits, interfaces attached/detached); maps keep their contents and no program is reloaded.
+// stop() detaches exactly what this instance attached and removes its pins.
+//
+// Thread-safety: public members may be called from API threads concurrently with the owner's
+// tick()/reload(); one mutex serialises everything that touches hooks, lists or the config.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "config/config.hpp"
+#include "core/bpf_stats.hpp"
+#include "core/config_lists.hpp"
+#include "core/coordinator.hpp"
+#include "core/event_processor.hpp"
+#include "core/governor.hpp"
+#include "runtime/domains.hpp"
+#include "runtime/flows.hpp"
+#include "runtime/hooks.hpp"
+#include "runtime/iplists.hpp"
+#include "runtime/loader.hpp"
+#include "runtime/tc_classifier.hpp"
+#include "runtime/map.hpp"
+#include "runtime/xdp_fastpath.hpp"
+
+namespace flywall {
+
+struct ManagerHealth {
+    bool healthy = false;
+    bool ebpf_enabled = true;
+    std::size_t programs_loaded = 0;
+    std::size_t hooks_expected = 0;
+    std::size_t hooks_attached = 0;
+    bool event_thread_alive = false;
+    bool stats_enabled = false;  // kernel BPF run-time statistics
+    std::string pin_path;
+    std::vector<std::string> problems;     // why healthy is false
+    std::vector<std::string> last_errors;  // most recent first, bounded
+    std::chrono::seconds uptime{0};
+    std::uint64_t reloads = 0;
+    std::uint64_t reload_failures = 0;
+};
+
+struct MapReport {
+    MapInfo info;
+    std::optional<std::uint64_t> entries;  // none for ring buffers
+    std::string pin;                       // path of its pin, empty if not pinned
+};
+
+struct GovernorReport {
+    bool enabled = false;
+    double sampling_rate = 1;
+    double utilisation_percent = 0;
+    LoadSample last_sample;
+    std::vector<std::string> shed_features;
+};
+
+class Manager {
+public:
+    // `config_source`: the file the config came from ("" = the embedded default); reload reads it.
+    static Result<std::unique_ptr<Manager>> start(config::Config cfg, std::string config_source);
+    ~Manager();
+    Manager(const Manager&) = delete;
+    Manager& operator=(const Manager&) = delete;
+
+    // Reads and validates config_source again; on success applies it as a diff. A config that
+    // does not load, or that the coordinator rejects, leaves the running state untouched.
+    Status reload();
+    Status apply_config(const config::Config& next);
+    // Governor step and TTL reaping; the owner calls it about once a second.
+    Status tick();
+    // Detach, stop threads, unpin. Idempotent; also run by the destructor.
+    void stop();
+
+    // ---- views and operations for the control plane ----
+    [[nodiscard]] config::Config config() const;
+    [[nodiscard]] const std::string& config_source() const { return config_source_; }
+    Coordinator& coordinator() { return coordinator_; }
+    Result<std::vector<std::string>> set_feature(const std::string& name, bool enable, bool force);
+
+    Result<fw_stats> datapath_stats() const;
+    std::vector<ProgramStats> programs() const;
+    [[nodiscard]] EventProcessorStats event_stats() const;
+    [[nodiscard]] GovernorReport governor() const;
+    [[nodiscard]] std::vector<HookInfo> hooks() const;
+    Result<std::vector<MapReport>> maps() const;
+    [[nodiscard]] ManagerHealth health() const;
+
+    Result<std::vector<IpListEntry>> list_ips() const;
+    // All-or-nothing.
+    Result<std::size_t> add_ips(std::vector<IpEntrySpec> entries);
+    Result<std::size_t> remove_ips(const std::vector<IpEntrySpec>& entries);
+
+    Result<std::vector<DomainEntry>> list_domains(std::size_t limit = SIZE_MAX) const;
+    // All-or-nothing validation; `ttl` none = never expires.
+    Result<std::size_t> add_domains(const std::vector<std::pair<std::string, DomainAction>>& names,
+                                    const std::vector<std::optional<std::chrono::seconds>>& ttls);
+    Result<std::size_t> remove_domains(const std::vector<std::string>& names);
+
+    Result<std::vector<FlowEntry>> flows(std::size_t limit) const;
+    // Entries in the flow table now (none when it cannot be read).
+    std::optional<std::uint64_t> flow_occupancy() const;
+    static constexpr std::size_t flow_capacity() { return FlowTable::capacity(); }
+
+    std::shared_ptr<Subscription> subscribe_events(const std::string& name, std::size_t capacity = 1024);
+    void unsubscribe_events(const std::shared_ptr<Subscription>& sub);
+
+private:
+    Manager() = default;
+    Status init(config::Config cfg);
+    Status register_features();
+    Status attach_interface(const config::InterfaceConfig& iface);
+    Status detach_interface(const std::string& name);
+    Status sync_config_lists(const std::set<ConfigIpEntry>& desired);
+    Status sync_config_domains(const std::set<std::string>& desired);
+    // Writes fw_cfg.features from the coordinator's state and the current config's bindings.
+    void resync_feature_bits();
+    std::vector<int> program_fds() const;
+    std::vector<MapRef> all_maps() const;
+    Status configure_governor(const config::Config& cfg);
+    void apply_sampling(double rate);
+    void record_error(const Error& e);
+
+    mutable std::mutex mu_;
+    config::Config cfg_;
+    std::string config_source_;
+    std::chrono::steady_clock::time_point started_;
+    bool stopped_ = false;
+
+    std::optional<PinDir> pins_;
+    std::optional<XdpFastPath> xdp_;
+    std::optional<TcClassifier> tc_;  // absent when it failed to load (reported in health)
+    std::optional<RunTimeStats> run_stats_;
+    std::optional<IpLists> lists_;
+    std::set<ConfigIpEntry> config_entries_;  // what the current config put into the lists
+    std::optional<DomainBlocklist> domains_;
+    std::set<std::string> config_domains_;    // what the current config put into the domain table
+    std::optional<FlowTable> flows_;
+    HookManager hooks_;
+    std::map<std::string, std::vector<HookId>> iface_hooks_;  // interface name -> our hooks
+
+    Coordinator coordinator_;
+    SteadyClock clock_;
+    std::unique_ptr<DatapathLoad> load_;
+    std::unique_ptr<Governor> governor_;
+    std::unique_ptr<EventProcessor> events_;
+    std::unique_ptr<JsonLinesLog> event_log_;
+
+    mutable std::mutex err_mu_;
+    std::vector<std::string> last_errors_;
+    std::uint64_t reloads_ = 0, reload_failures_ = 0;
+};
+
+}  // namespace flywall

@@ -1,0 +1,177 @@
+// The Manager against the real kernel: start on a veth this test creates, pins, feature
+// switches acting at run time (checked with BPF_PROG_TEST_RUN on the pinned program), reload as a
+// diff (API entries survive, removed config entries go, bad config leaves state unchanged),
+// a second instance refused, clean stop. Needs root and BPF; skipped otherwise.
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bpf_test_run.hpp"
+#include "core/lab.hpp"
+#include "core/manager.hpp"
+#include "packet_builder.hpp"
+
+namespace flywall {
+namespace {
+
+using test::PacketBuilder;
+using test::run_prog;
+
+constexpr unsigned kXdpDrop = 1, kXdpPass = 2;
+
+bool exists(const std::string& p) {
+    struct stat st{};
+    return stat(p.c_str(), &st) == 0;
+}
+
+class ManagerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto why = test::bpf_unavailable_reason();
+        if (!why.empty()) GTEST_SKIP() << "SKIP (no BPF): " << why;
+        const std::string id = std::to_string(getpid());
+        if_a = "fwm" + id + "a";
+        if_b = "fwm" + id + "b";
+        pin = "/sys/fs/bpf/flywall-mgr-test-" + id;
+        std::string err;
+        auto rc = run_command({"ip", "link", "add", if_a, "type", "veth", "peer", "name", if_b}, &err);
+        ASSERT_TRUE(rc.ok() && *rc == 0) << "create veth: " << err;
+        veth_created = true;
+        ASSERT_EQ(*run_command({"ip", "link", "set", if_a, "up"}), 0);
+        ASSERT_EQ(*run_command({"ip", "link", "set", if_b, "up"}), 0);
+    }
+    void TearDown() override {
+        manager.reset();
+        if (veth_created) (void)run_command({"ip", "link", "del", if_a});
+        rmdir((pin + "/progs").c_str());
+        rmdir((pin + "/maps").c_str());
+        rmdir(pin.c_str());
+    }
+
+    config::Config make_config() {
+        auto lr = config::load_default();
+        EXPECT_TRUE(lr.ok()) << lr.error_text();
+        config::Config c = lr.config();
+        c.pin_path = pin;
+        c.interfaces = {config::InterfaceConfig{if_a, config::XdpMode::Generic, false}};
+        c.blocklist.ips = {"198.18.77.1", "198.18.78.0/24"};
+        c.blocklist.domains = {"blocked.example"};
+        return c;
+    }
+
+    unsigned verdict(const char* src) {
+        int fd = bpf_obj_get((pin + "/progs/xdp_blocklist").c_str());
+        EXPECT_GE(fd, 0) << "open pinned program";
+        auto pkt = PacketBuilder().eth().ipv4(src, "198.18.1.1", 17).udp(1000, 2000).pad_to(64).build();
+        auto r = run_prog(fd, pkt);
+        close(fd);
+        EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
+        return r.ok() ? r->retval : 0;
+    }
+
+    std::string if_a, if_b, pin;
+    bool veth_created = false;
+    std::unique_ptr<Manager> manager;
+};
+
+TEST_F(ManagerTest, StartsAttachesPinsAndStopsCleanly) {
+    auto m = Manager::start(make_config(), "");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    manager = std::move(*m);
+    auto hooks = manager->hooks();
+    ASSERT_EQ(hooks.size(), 1u);
+    EXPECT_EQ(hooks[0].ifname, if_a);
+    EXPECT_EQ(hooks[0].mode_obtained, XdpMode::Generic);
+    EXPECT_TRUE(exists(pin + "/progs/xdp_blocklist"));
+    EXPECT_TRUE(exists(pin + "/maps/fw_block4"));
+    auto h = manager->health();
+    EXPECT_TRUE(h.healthy) << (h.problems.empty() ? "" : h.problems[0]);
+    EXPECT_EQ(h.hooks_attached, 1u);
+    EXPECT_TRUE(h.event_thread_alive);
+
+    // Config entries are in force.
+    EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);
+    EXPECT_EQ(verdict("198.18.78.9"), kXdpDrop);
+    EXPECT_EQ(verdict("198.18.79.1"), kXdpPass);
+    auto domains = manager->list_domains();
+    ASSERT_TRUE(domains.ok());
+    ASSERT_EQ(domains->size(), 1u);
+    EXPECT_EQ((*domains)[0].domain, "blocked.example");
+
+    // A second instance on the same pin_path refuses, and the first keeps working.
+    auto second = Manager::start(make_config(), "");
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.error().errnum(), EBUSY);
+    EXPECT_NE(second.error().message().find("held by another flywall instance"), std::string::npos);
+    EXPECT_TRUE(manager->health().healthy);
+    EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);
+
+    manager->stop();
+    EXPECT_FALSE(exists(pin + "/progs/xdp_blocklist"));
+    EXPECT_FALSE(exists(pin));
+    __u32 prog_id = 0;
+    ASSERT_EQ(bpf_xdp_query_id(static_cast<int>(if_nametoindex(if_a.c_str())), XDP_FLAGS_SKB_MODE, &prog_id), 0);
+    EXPECT_EQ(prog_id, 0u);
+}
+
+TEST_F(ManagerTest, FeatureSwitchActsWithoutReload) {
+    auto m = Manager::start(make_config(), "");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    manager = std::move(*m);
+    const auto prog_id = manager->hooks().at(0).prog_id;
+    EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);
+    // ddos_protection depends on ip_blocklist: a plain disable is refused, a forced one works.
+    auto refused = manager->set_feature("ip_blocklist", false, false);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().errnum(), EBUSY);
+    EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);
+    auto off = manager->set_feature("ip_blocklist", false, true);
+    ASSERT_TRUE(off.ok()) << off.error().message();
+    EXPECT_EQ(verdict("198.18.77.1"), kXdpPass);
+    ASSERT_TRUE(manager->set_feature("ip_blocklist", true, false).ok());
+    EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);
+    EXPECT_EQ(manager->hooks().at(0).prog_id, prog_id);  // same program: nothing reloaded
+    // A feature with no kernel program in this daemon cannot be turned on.
+    auto learning = manager->set_feature("learning_engine", true, false);
+    EXPECT_FALSE(learning.ok());
+}
+
+TEST_F(ManagerTest, ReloadAppliesADiffAndKeepsApiEntries) {
+    auto cfg = make_config();
+    auto m = Manager::start(cfg, "");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    manager = std::move(*m);
+    IpEntrySpec api_entry;
+    api_entry.prefix = *parse_ip_prefix("198.18.90.1");
+    ASSERT_TRUE(manager->add_ips({api_entry}).ok());
+    EXPECT_EQ(verdict("198.18.90.1"), kXdpDrop);
+
+    auto next = cfg;
+    next.blocklist.ips = {"198.18.77.1", "198.18.80.1"};  // /24 removed, one host added
+    next.rate_limit.pps = 12345;
+    ASSERT_TRUE(manager->apply_config(next).ok());
+    EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);  // kept
+    EXPECT_EQ(verdict("198.18.78.9"), kXdpPass);  // removed
+    EXPECT_EQ(verdict("198.18.80.1"), kXdpDrop);  // added
+    EXPECT_EQ(verdict("198.18.90.1"), kXdpDrop);  // API entry survives
+    EXPECT_EQ(manager->config().rate_limit.pps, 12345u);
+
+    // Rejected: pin_path cannot change, and a list file that does not exist. Nothing changes.
+    auto bad = next;
+    bad.pin_path = pin + "-other";
+    EXPECT_FALSE(manager->apply_config(bad).ok());
+    auto bad2 = next;
+    bad2.blocklist.ips = {"198.18.81.1"};
+    bad2.blocklist.ip_files = {"/nonexistent/flywall-list.txt"};
+    EXPECT_FALSE(manager->apply_config(bad2).ok());
+    EXPECT_EQ(verdict("198.18.81.1"), kXdpPass);
+    EXPECT_EQ(verdict("198.18.80.1"), kXdpDrop);
+    EXPECT_EQ(manager->health().reload_failures, 2u);
+    EXPECT_EQ(manager->hooks().size(), 1u);
+}
+
+}  // namespace
+}  // namespace flywall
