@@ -141,7 +141,7 @@ public:
                     json shown = j;
                     if (!j.is_discarded() && j.is_object() && !ev.event.empty() && !j.contains("type"))
                         shown["type"] = ev.event;
-                    io_.out << (j.is_discarded() ? ev.data : render_event_line(shown)) << '\n';
+                    io_.out << (j.is_discarded() ? ev.data : render_event_line(shown, local_time_of_day())) << '\n';
                 }
                 io_.out.flush();
                 ++seen;

@@ -1,6 +1,7 @@
 #include "cli/client_format.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -60,23 +61,6 @@ std::string scalar_text(const json& v) {
         return buf;
     }
     return v.dump();
-}
-
-std::string time_of_day(const json& ts) {
-    // Event timestamps: seconds (float or int) or nanoseconds since the epoch, or a string.
-    if (ts.is_string()) return ts.get<std::string>();
-    if (!ts.is_number()) return "-";
-    double secs = ts.get<double>();
-    if (secs > 1e17) secs /= 1e9;       // ns
-    else if (secs > 1e14) secs /= 1e6;  // us
-    else if (secs > 1e11) secs /= 1e3;  // ms
-    std::time_t t = static_cast<std::time_t>(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>((secs - std::floor(secs)) * 1000));
-    return buf;
 }
 
 void render_kv_into(const json& object, int indent, std::ostringstream& out) {
@@ -371,25 +355,29 @@ std::string render_mutation(const json& answer) {
     return answer.dump() + "\n";
 }
 
-std::string render_event_line(const json& event) {
-    if (!event.is_object()) return event.dump();
-    std::string line;
-    const char* const time_keys[] = {"timestamp", "ts", "time", "timestamp_ns", "ts_ns"};
-    const char* used_time = nullptr;
-    for (const char* k : time_keys)
-        if (event.contains(k)) {
-            line = time_of_day(event.at(k));
-            used_time = k;
-            break;
-        }
-    std::string type = event.contains("type") ? scalar_text(event.at("type"))
-                       : event.contains("kind") ? scalar_text(event.at("kind")) : "event";
-    line += (line.empty() ? "" : " ") + type;
+std::string render_event_line(const json& event, std::string_view received_at) {
+    std::string line(received_at);
+    if (!event.is_object()) return line + (line.empty() ? "" : " ") + event.dump();
+    const json* type = event.contains("type") ? &event.at("type") : event.contains("kind") ? &event.at("kind") : nullptr;
+    line += (line.empty() ? "" : " ") + (type ? scalar_text(*type) : std::string("event"));
     for (auto it = event.begin(); it != event.end(); ++it) {
-        if (it.key() == "type" || it.key() == "kind" || (used_time && it.key() == used_time)) continue;
-        line += " " + it.key() + "=" + (it->is_object() ? it->dump() : format_value(it.key(), *it));
+        const std::string& k = it.key();
+        if (k == "type" || k == "kind" || k == "type_id" || k == "ts_ns") continue;
+        if (it->is_null() || (it->is_string() && it->get<std::string>().empty())) continue;
+        line += " " + k + "=" + (it->is_object() ? it->dump() : format_value(k, *it));
     }
     return line;
+}
+
+std::string local_time_of_day() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    return buf;
 }
 
 std::string error_text(int http_status, std::string_view body) {

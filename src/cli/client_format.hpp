@@ -62,8 +62,12 @@ struct Table {
 [[nodiscard]] std::string render_flows(const nlohmann::json& flows);
 // The answer to a mutation (block add, features enable, ...): its message or counters, or "ok".
 [[nodiscard]] std::string render_mutation(const nlohmann::json& answer);
-// One line for one event of the stream: "TIME TYPE key=value ...".
-[[nodiscard]] std::string render_event_line(const nlohmann::json& event);
+// One line for one event of the stream: "RECEIVED_AT TYPE key=value ...". The event's own
+// timestamp (ts_ns) is the kernel's monotonic clock, not wall time, so the line starts with the
+// time the client received it; empty fields are left out.
+[[nodiscard]] std::string render_event_line(const nlohmann::json& event, std::string_view received_at);
+// Local wall-clock time of day "HH:MM:SS.mmm".
+[[nodiscard]] std::string local_time_of_day();
 // The text of an API error answer: its "error" field (plus "field"/"dependents"/"missing" when
 // present), or the body itself when it is not JSON.
 [[nodiscard]] std::string error_text(int http_status, std::string_view body);

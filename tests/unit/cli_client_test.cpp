@@ -153,8 +153,12 @@ TEST(CliFormat, MutationsEventsAndErrors) {
     EXPECT_EQ(render_mutation(json{{"b", 1}, {"a", "x"}}), "a=x b=1\n");
     EXPECT_EQ(render_mutation(json::object()), "ok\n");
     EXPECT_EQ(render_mutation(json{{"message", "done"}}), "done\n");
-    EXPECT_EQ(render_event_line(json{{"type", "block"}, {"timestamp", 0}, {"src", "198.18.10.2"}}),
-              "00:00:00.000 block src=198.18.10.2");
+    EXPECT_EQ(render_event_line(json{{"type", "ip_blocked"}, {"type_id", 1}, {"ts_ns", 123456789}, {"src", "198.18.10.2"},
+                                     {"dport", 80}, {"name", ""}, {"reason_name", "ip_blocklist"}},
+                                "12:00:00.000"),
+              "12:00:00.000 ip_blocked dport=80 reason_name=ip_blocklist src=198.18.10.2");
+    EXPECT_EQ(render_event_line(json{{"src", "x"}}, ""), "event src=x");
+    EXPECT_EQ(local_time_of_day().size(), 12u);
     EXPECT_EQ(error_text(409, R"({"error":"flow_monitoring is needed by inline_ips","field":"force"})"),
               "HTTP 409: flow_monitoring is needed by inline_ips (field: force)");
     EXPECT_EQ(error_text(500, "boom\n"), "HTTP 500: boom");
@@ -403,9 +407,9 @@ protected:
             record(req);
             res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
                 const std::string msg =
-                    ": hello\n\nevent: block\ndata: {\"src\":\"198.18.10.2\",\"timestamp\":0}\n\n"
-                    "event: flow\ndata: {\"type\":\"flow_new\",\"timestamp\":1}\n\n"
-                    "event: flow\ndata: {\"type\":\"flow_end\",\"timestamp\":2}\n\n";
+                    ": hello\n\nevent: block\ndata: {\"src\":\"198.18.10.2\",\"ts_ns\":0}\n\n"
+                    "event: flow\ndata: {\"type\":\"flow_new\",\"ts_ns\":1}\n\n"
+                    "event: flow\ndata: {\"type\":\"flow_end\",\"ts_ns\":2}\n\n";
                 sink.write(msg.data(), msg.size());
                 sink.done();
                 return true;
@@ -554,13 +558,20 @@ TEST_F(FakeApi, StatusFollowsHealth) {
 TEST_F(FakeApi, EventsStopAfterCount) {
     auto o = run_cli(common({"events", "--count", "2"}));
     EXPECT_EQ(o.code, 0) << o.err;
-    EXPECT_EQ(o.out, "00:00:00.000 block src=198.18.10.2\n00:00:01.000 flow_new\n");
+    std::istringstream lines(o.out);
+    std::string l1, l2, l3;
+    std::getline(lines, l1);
+    std::getline(lines, l2);
+    EXPECT_FALSE(std::getline(lines, l3));
+    ASSERT_EQ(l1.size(), 13u + std::string("block src=198.18.10.2").size()) << o.out;
+    EXPECT_EQ(l1.substr(13), "block src=198.18.10.2");  // the SSE event name stands in for a missing type
+    EXPECT_EQ(l2.substr(13), "flow_new");
     EXPECT_EQ(last_query_, "limit=2;");
     o = run_cli(common({"events", "--json"}));
     EXPECT_EQ(o.code, 0) << o.err;
     EXPECT_EQ(o.out,
-              "{\"src\":\"198.18.10.2\",\"timestamp\":0}\n{\"type\":\"flow_new\",\"timestamp\":1}\n"
-              "{\"type\":\"flow_end\",\"timestamp\":2}\n");
+              "{\"src\":\"198.18.10.2\",\"ts_ns\":0}\n{\"type\":\"flow_new\",\"ts_ns\":1}\n"
+              "{\"type\":\"flow_end\",\"ts_ns\":2}\n");
     // The stream ended before the count was reached.
     o = run_cli(common({"events", "--count", "5"}));
     EXPECT_EQ(o.code, 1);

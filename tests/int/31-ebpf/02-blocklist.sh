@@ -11,6 +11,10 @@ T_EBPF_EXTRA='  adaptive {
 
 t_preflight
 t_setup_net
+T_FEATURES='ip_blocklist = true
+    flow_monitoring = true
+    statistics = true
+    events = true'
 t_write_config
 t_start_daemon
 t_start_servers
@@ -28,11 +32,22 @@ hits0=$(t_stat '.drops_by_reason.ip_blocklist')
 out=$(t_cli block add 198.18.10.2 2>&1); rc=$?
 [ $rc = 0 ] || t_fail "flywall block add 198.18.10.2 exited $rc: $out"
 t_say "flywall block add 198.18.10.2 -> $out"
+# `flywall events` follows the API's event stream while the blocked traffic below is dropped.
+nsenter --net="/run/netns/$T_FW" "$T_BIN" events --count 1 --for 15 --json \
+    --api "127.0.0.1:$T_PORT" --token-file "$T_TOKEN" >"$T_TMP/events.out" 2>"$T_TMP/events.err" &
+events_pid=$!
+T_HELPERS+=($events_pid)
+sleep 0.5
 for probe in t_ping t_tcp t_udp; do
     t_expect_blocked $probe 198.18.10.2 198.18.10.1 "IPv4 host blocked"
     t_expect_reach $probe 2001:db8:10::2 2001:db8:10::1 "IPv6 unaffected by the IPv4 block"
 done
 t_expect_reach t_ping 198.18.10.3 198.18.10.1 "another IPv4 host is not blocked"
+wait $events_pid; rc=$?
+[ $rc = 0 ] || t_fail "flywall events --count 1 exited $rc: $(cat "$T_TMP/events.err")"
+jq -e 'select(.type == "ip_blocked" and .src == "198.18.10.2")' "$T_TMP/events.out" >/dev/null ||
+    t_fail "flywall events should print the ip_blocked event of 198.18.10.2: $(cat "$T_TMP/events.out")"
+t_say "ok: flywall events: $(cat "$T_TMP/events.out")"
 list=$(t_cli block list --json) || t_fail "flywall block list --json failed"
 echo "$list" | jq -e '.entries[] | select(.value == "198.18.10.2" and .list == "block" and .hits > 0)' >/dev/null ||
     t_fail "block list should show 198.18.10.2 with hits > 0: $list"
