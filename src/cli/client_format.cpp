@@ -308,7 +308,7 @@ std::string render_domain_list(const json& list) {
     json objects = json::array();
     for (const auto& r : rows) objects.push_back(r.is_string() ? json{{"domain", r}} : r);
     std::ostringstream out;
-    out << render_table(table_from_objects(objects, {"value", "domain", "name", "action", "ttl", "expires_in", "hits", "source"}));
+    out << render_table(table_from_objects(objects, {"value", "domain", "action", "hits", "ttl_remaining", "ttl", "source"}));
     out << objects.size() << (objects.size() == 1 ? " domain\n" : " domains\n");
     return out.str();
 }

@@ -14,6 +14,7 @@ t_setup_net
 T_FEATURES='ip_blocklist = true
     flow_monitoring = true
     statistics = true
+    dns_blocklist = true
     events = true'
 t_write_config
 t_start_daemon
@@ -121,6 +122,23 @@ done
 [ $passed = 1 ] || t_fail "TTL entry 198.18.10.2 did not expire within ~15 s"
 t_say "ok: TTL entry expired; traffic passes again"
 for probe in t_tcp t_udp; do t_expect_reach $probe 198.18.10.2 198.18.10.1 "after expiry"; done
+
+# ---- domains through the CLI (what DNS clients see is 05-dns-ratelimit's subject) ----
+out=$(t_cli domain add ads.example.com '*.tracker.example' --ttl 1h 2>&1) || t_fail "flywall domain add: $out"
+printf '# hosts\n0.0.0.0 ads2.example.com ads3.example.com\n127.0.0.1 localhost\n' >"$T_TMP/hosts"
+out=$(t_cli domain import "$T_TMP/hosts" 2>&1) || t_fail "flywall domain import (hosts file): $out"
+[[ "$out" == "added 2 of 2"* ]] || t_fail "hosts import should add ads2/ads3 and skip localhost: $out"
+# Every blocked domain also blocks its subdomains, so the daemon may list "*.x" as "x".
+doms=$(t_cli domain list --json | jq -c '[.entries[].value | sub("^\\*\\."; "")] | sort')
+[ "$doms" = '["ads.example.com","ads2.example.com","ads3.example.com","tracker.example"]' ] ||
+    t_fail "flywall domain list: $doms"
+t_cli domain list | grep -Eq '^ads\.example\.com +' || t_fail "human domain list lacks ads.example.com: $(t_cli domain list)"
+out=$(t_cli domain add 'bad..name' 2>&1); rc=$?
+[ $rc = 2 ] || t_fail "flywall domain add of an invalid name should exit 2, got $rc: $out"
+out=$(t_cli domain del ads.example.com '*.tracker.example' ads2.example.com ads3.example.com 2>&1) ||
+    t_fail "flywall domain del: $out"
+[ "$(t_cli domain list --json | jq '.entries | length')" = 0 ] || t_fail "domains left after del: $(t_cli domain list)"
+t_say "ok: flywall domain add / import (hosts file) / list / del"
 
 t_cli status >/dev/null || t_fail "daemon unhealthy at the end: $(t_cli status 2>&1)"
 t_say "PASS 02-blocklist"
