@@ -92,17 +92,129 @@ struct KeyCodec<fw_lpm6_key> {
 template <class M>
 using KeyOf = typename std::remove_cvref_t<decltype(std::declval<M>().keys())>::value_type;
 
-// Calls f(map) with the typed map of table t (see table_index()).
-template <class F>
-decltype(auto) visit_table(const XdpFastPath& fp, size_t t, F&& f) {
+// fw_ft_table index of an exact table (table_index() numbering).
+size_t ft_index(size_t t) { return (t >= 4 ? 1 : 0) + ((t & 2) ? 2 : 0); }
+uint32_t ft_bit(size_t ft) { return 1u << ft; }
+
+// One exact store: a fast table and its overflow hash, behind the subset of Map's interface
+// that IpLists uses, so the planning code treats exact and LPM tables alike.
+template <class K, class State>
+class ExactStore {
+public:
+    ExactStore(FastTable<K> ft, Map<K, fw_ip_entry> hash, State* st) : ft_(ft), hash_(hash), st_(st) {}
+
+    FastTable<K>& table() { return ft_; }
+    Map<K, fw_ip_entry>& hash() { return hash_; }
+
+    Result<std::optional<fw_ip_entry>> lookup(const K& k) const {
+        uint32_t i = ft_.find(k);
+        if (i != FastTable<K>::npos) {
+            fw_ip_entry e = ft_.slot(i).e;
+            e.hits = ft_.hits(i);
+            return std::optional<fw_ip_entry>(e);
+        }
+        if (st_->overflow == 0) return std::optional<fw_ip_entry>{};
+        return hash_.lookup(k);
+    }
+
+    // Upserts: an existing key is updated where it lives; a new key goes to the fast table, or
+    // to the overflow hash when no slot within the probe bound is free.
+    Result<size_t> update_batch(std::span<const K> keys, std::span<const fw_ip_entry> vals) {
+        std::vector<K> spill_k;
+        std::vector<fw_ip_entry> spill_v;
+        size_t new_in_hash = 0;
+        for (size_t i = 0; i < keys.size(); ++i) {
+            if (st_->overflow && ft_.find(keys[i]) == FastTable<K>::npos) {
+                FW_TRY_ASSIGN(auto old, hash_.lookup(keys[i]));
+                if (old) {
+                    spill_k.push_back(keys[i]);
+                    spill_v.push_back(vals[i]);
+                    continue;
+                }
+            }
+            if (ft_.put(keys[i], vals[i]) == FastTable<K>::Put::Full) {
+                spill_k.push_back(keys[i]);
+                spill_v.push_back(vals[i]);
+                ++new_in_hash;
+            }
+        }
+        if (!spill_k.empty()) {
+            FW_TRY_ASSIGN(size_t n, hash_.update_batch(std::span<const K>(spill_k), std::span<const fw_ip_entry>(spill_v)));
+            (void)n;
+            st_->overflow += new_in_hash;
+        }
+        return keys.size();
+    }
+
+    Result<size_t> delete_batch(std::span<const K> keys) {
+        size_t removed = 0;
+        std::vector<K> in_hash;
+        for (const K& k : keys) {
+            if (ft_.erase(k)) ++removed;
+            else if (st_->overflow) in_hash.push_back(k);
+        }
+        if (!in_hash.empty()) {
+            FW_TRY_ASSIGN(size_t n, hash_.delete_batch(std::span<const K>(in_hash)));
+            st_->overflow -= std::min(n, st_->overflow);
+            removed += n;
+        }
+        return removed;
+    }
+
+    // Every entry: the fast table, then the hash (always walked: it may hold entries written
+    // by someone else before a rebuild).
+    template <class F>
+    Status for_each(F&& f) const {
+        ft_.for_each(f);
+        return hash_.for_each(f);
+    }
+
+    std::vector<K> keys() const {
+        std::vector<K> out;
+        (void)for_each([&](const K& k, const fw_ip_entry&) { out.push_back(k); });
+        return out;
+    }
+
+    // Empties both stores.
+    Status clear() {
+        ft_.clear();
+        std::vector<K> ks = hash_.keys();
+        FW_TRY_ASSIGN(size_t n, hash_.delete_batch(std::span<const K>(ks)));
+        (void)n;
+        st_->overflow = 0;
+        return {};
+    }
+
+private:
+    FastTable<K> ft_;
+    Map<K, fw_ip_entry> hash_;
+    State* st_;
+};
+
+template <class T>
+struct IsExactStore : std::false_type {};
+template <class K, class S>
+struct IsExactStore<ExactStore<K, S>> : std::true_type {};
+
+// Calls f(store) with the store of table t (see table_index()): an ExactStore for exact tables,
+// the typed LPM map otherwise.
+template <class State, class F>
+decltype(auto) visit_table(const XdpFastPath& fp, State* exact, size_t t, F&& f) {
+    const __u64* seed = fp.ft_config().seed;
+    auto ex4 = [&](std::span<fw_ft4_slot> sl, Map<__u32, fw_ip_entry> h, size_t i) {
+        return ExactStore<__u32, State>(FastTable<__u32>(sl, seed, &exact[i].ft), h, &exact[i]);
+    };
+    auto ex6 = [&](std::span<fw_ft6_slot> sl, Map<fw_ip6_addr, fw_ip_entry> h, size_t i) {
+        return ExactStore<fw_ip6_addr, State>(FastTable<fw_ip6_addr>(sl, seed, &exact[i].ft), h, &exact[i]);
+    };
     switch (t) {
-        case 0: return f(fp.allow4());
+        case 0: return f(ex4(fp.ft_allow4(), fp.allow4(), FW_FT_ALLOW4));
         case 1: return f(fp.allow4_lpm());
-        case 2: return f(fp.allow6());
+        case 2: return f(ex6(fp.ft_allow6(), fp.allow6(), FW_FT_ALLOW6));
         case 3: return f(fp.allow6_lpm());
-        case 4: return f(fp.block4());
+        case 4: return f(ex4(fp.ft_block4(), fp.block4(), FW_FT_BLOCK4));
         case 5: return f(fp.block4_lpm());
-        case 6: return f(fp.block6());
+        case 6: return f(ex6(fp.ft_block6(), fp.block6(), FW_FT_BLOCK6));
         default: return f(fp.block6_lpm());
     }
 }
@@ -288,6 +400,7 @@ IpLists::IpLists(XdpFastPath& fp) : fp_(&fp) { reset_bookkeeping(); }
 
 void IpLists::reset_bookkeeping() {
     counts_ = {};
+    exact_ = {};
     for (auto& v : guard4_) v.assign(FW_LPM_GUARD4_SLOTS, 0);
     for (auto& v : guard6_) v.assign(FW_LPM_GUARD6_SLOTS, 0);
     unguarded6_ = {};
@@ -314,6 +427,67 @@ void IpLists::publish_table_bits() {
     auto& cfg = fp_->config();
     uint32_t bits = table_bits();
     __atomic_store_n(&cfg.tables, (cfg.tables & ~kListTableBits) | bits, __ATOMIC_RELEASE);
+}
+
+void IpLists::publish_hash_skip() {
+    uint32_t skip = 0;
+    for (size_t f = 0; f < exact_.size(); ++f)
+        if (exact_[f].overflow == 0) skip |= ft_bit(f);
+    __atomic_store_n(&fp_->ft_config().hash_skip, skip, __ATOMIC_RELEASE);
+}
+
+ExactStoreStats IpLists::exact_stats(IpListKind list, uint8_t family) const {
+    size_t t = table_index(list, family, false);
+    const ExactState& e = exact_[ft_index(t)];
+    ExactStoreStats out;
+    out.used = e.ft.used;
+    out.tombstones = e.ft.tombstones;
+    out.overflow = e.overflow;
+    if (family == 4) {
+        auto sl = list == IpListKind::Allow ? fp_->ft_allow4() : fp_->ft_block4();
+        out.slots = static_cast<uint32_t>(sl.size());
+        out.table_bytes = sl.size_bytes();
+    } else {
+        auto sl = list == IpListKind::Allow ? fp_->ft_allow6() : fp_->ft_block6();
+        out.slots = static_cast<uint32_t>(sl.size());
+        out.table_bytes = sl.size_bytes();
+    }
+    return out;
+}
+
+// Compacts fast table f when forced or when tombstones exceed 1/8 of its slots, then moves
+// overflow entries into free slots (each published in the table before it leaves the hash).
+Status IpLists::maintain(size_t f, bool force, size_t* migrated) {
+    static constexpr size_t kExactTable[4] = {0, 4, 2, 6};  // fw_ft_table -> table_index()
+    ExactState& e = exact_[f];
+    return visit_table(*fp_, exact_.data(), kExactTable[f], [&](auto store) -> Status {
+        if constexpr (IsExactStore<decltype(store)>::value) {
+            using K = KeyOf<decltype(store)>;
+            bool crowded = e.ft.tombstones * 8 > store.table().slots();
+            if (!force && !crowded) return {};
+            if (e.ft.tombstones) store.table().compact();
+            if (e.overflow == 0) return {};
+            std::vector<K> moved;
+            FW_TRY(store.hash().for_each([&](const K& k, const fw_ip_entry& v) {
+                if (store.table().put(k, v) != FastTable<K>::Put::Full) moved.push_back(k);
+            }));
+            if (moved.empty()) return {};
+            FW_TRY_ASSIGN(size_t n, store.hash().delete_batch(std::span<const K>(moved)));
+            e.overflow -= std::min(n, e.overflow);
+            if (migrated) *migrated += moved.size();
+            publish_hash_skip();
+            return {};
+        } else {
+            return Error::invalid("maintain: not an exact table");
+        }
+    });
+}
+
+Result<size_t> IpLists::compact() {
+    size_t migrated = 0;
+    for (size_t f = 0; f < exact_.size(); ++f)
+        if (auto st = maintain(f, true, &migrated); !st) return rebuild_after_failure(std::move(st).error());
+    return migrated;
 }
 
 // Adds (sign +1) or removes (sign -1) one entry from the counts and guard reference counts;
@@ -413,7 +587,7 @@ Result<size_t> IpLists::add_bulk(std::span<const IpEntrySpec> specs_in) {
         plan.items = dedup_last(by_table[t], [&](uint32_t i) -> const IpPrefix& { return specs[i].prefix; });
         plan.old.assign(plan.items.size(), std::nullopt);
         if (counts_[t].entries > 0) {
-            auto st = visit_table(*fp_, t, [&](auto map) -> Status {
+            auto st = visit_table(*fp_, exact_.data(), t, [&](auto map) -> Status {
                 using K = KeyOf<decltype(map)>;
                 for (size_t j = 0; j < plan.items.size(); ++j) {
                     FW_TRY_ASSIGN(plan.old[j], map.lookup(KeyCodec<K>::make(specs[plan.items[j]].prefix)));
@@ -438,7 +612,7 @@ Result<size_t> IpLists::add_bulk(std::span<const IpEntrySpec> specs_in) {
     for (size_t t = 0; t < kIpTables; ++t) {
         Plan& plan = plans[t];
         if (plan.items.empty()) continue;
-        auto st = visit_table(*fp_, t, [&](auto map) -> Status {
+        auto st = visit_table(*fp_, exact_.data(), t, [&](auto map) -> Status {
             using K = KeyOf<decltype(map)>;
             std::vector<K> keys;
             std::vector<fw_ip_entry> vals;
@@ -467,6 +641,7 @@ Result<size_t> IpLists::add_bulk(std::span<const IpEntrySpec> specs_in) {
         }
     }
     if (auto st = write_guards(dirty4, dirty6); !st) return rebuild_after_failure(std::move(st).error());
+    publish_hash_skip();
     publish_table_bits();
     return written;
 }
@@ -500,7 +675,7 @@ Result<size_t> IpLists::remove_bulk(std::span<const IpPrefix> prefixes_in, IpLis
     for (size_t t = 0; t < kIpTables; ++t) {
         if (by_table[t].empty() || counts_[t].entries == 0) continue;
         auto items = dedup_last(by_table[t], [&](uint32_t i) -> const IpPrefix& { return prefixes[i]; });
-        auto st = visit_table(*fp_, t, [&](auto map) -> Status {
+        auto st = visit_table(*fp_, exact_.data(), t, [&](auto map) -> Status {
             using K = KeyOf<decltype(map)>;
             for (uint32_t i : items) {
                 FW_TRY_ASSIGN(auto old, map.lookup(KeyCodec<K>::make(prefixes[i])));
@@ -519,7 +694,7 @@ Result<size_t> IpLists::remove_bulk(std::span<const IpPrefix> prefixes_in, IpLis
     if (auto st = write_guards(dirty4, dirty6); !st) return rebuild_after_failure(std::move(st).error());
     for (size_t t = 0; t < kIpTables; ++t) {
         if (gone[t].empty()) continue;
-        auto st = visit_table(*fp_, t, [&](auto map) -> Status {
+        auto st = visit_table(*fp_, exact_.data(), t, [&](auto map) -> Status {
             using K = KeyOf<decltype(map)>;
             std::vector<K> keys;
             keys.reserve(gone[t].size());
@@ -530,6 +705,9 @@ Result<size_t> IpLists::remove_bulk(std::span<const IpPrefix> prefixes_in, IpLis
         });
         if (!st) return rebuild_after_failure(std::move(st).error());
     }
+    publish_hash_skip();
+    for (size_t f = 0; f < exact_.size(); ++f)
+        if (auto st = maintain(f, false, nullptr); !st) return rebuild_after_failure(std::move(st).error());
     return removed;
 }
 
@@ -537,7 +715,7 @@ Result<std::vector<IpListEntry>> IpLists::list() const {
     std::vector<IpListEntry> out;
     uint64_t now = monotonic_now_ns();
     for (size_t t = 0; t < kIpTables; ++t) {
-        auto st = visit_table(*fp_, t, [&](auto map) -> Status {
+        auto st = visit_table(*fp_, exact_.data(), t, [&](auto map) -> Status {
             using K = KeyOf<decltype(map)>;
             return map.for_each([&](const K& k, const fw_ip_entry& v) {
                 IpListEntry e;
@@ -561,7 +739,7 @@ Result<std::optional<IpListEntry>> IpLists::get(const IpPrefix& prefix_in, IpLis
     FW_TRY(check_spec(IpEntrySpec{prefix, list, MatchDir::Src, {}, 0}, 0));
     clear_host_bits(prefix);
     size_t t = table_index(list, prefix.family, !prefix.is_host());
-    return visit_table(*fp_, t, [&](auto map) -> Result<std::optional<IpListEntry>> {
+    return visit_table(*fp_, exact_.data(), t, [&](auto map) -> Result<std::optional<IpListEntry>> {
         using K = KeyOf<decltype(map)>;
         FW_TRY_ASSIGN(auto v, map.lookup(KeyCodec<K>::make(prefix)));
         if (!v) return std::optional<IpListEntry>{};
@@ -582,7 +760,7 @@ Result<size_t> IpLists::reap_expired() {
     uint64_t now = monotonic_now_ns();
     std::array<std::vector<IpPrefix>, 2> expired;
     for (size_t t = 0; t < kIpTables; ++t) {
-        auto st = visit_table(*fp_, t, [&](auto map) -> Status {
+        auto st = visit_table(*fp_, exact_.data(), t, [&](auto map) -> Status {
             using K = KeyOf<decltype(map)>;
             return map.for_each([&](const K& k, const fw_ip_entry& v) {
                 if (v.expires_ns && now >= v.expires_ns) expired[idx(table_list(t))].push_back(KeyCodec<K>::prefix(k));
@@ -611,23 +789,64 @@ Status IpLists::clear() {
         if (!r) return std::move(r).error().wrap("clear ip lists");
     }
     for (size_t t = 0; t < kIpTables; ++t) {
-        auto st = visit_table(*fp_, t, [&](auto map) -> Status {
+        auto st = visit_table(*fp_, exact_.data(), t, [&](auto map) -> Status {
             using K = KeyOf<decltype(map)>;
-            std::vector<K> keys = map.keys();
-            FW_TRY_ASSIGN(size_t n, map.delete_batch(std::span<const K>(keys)));
-            (void)n;
-            return {};
+            if constexpr (IsExactStore<decltype(map)>::value) {
+                return map.clear();
+            } else {
+                std::vector<K> keys = map.keys();
+                FW_TRY_ASSIGN(size_t n, map.delete_batch(std::span<const K>(keys)));
+                (void)n;
+                return {};
+            }
         });
         if (!st) return rebuild_after_failure(std::move(st).error().wrap("clear"));
     }
+    publish_hash_skip();
     return {};
 }
 
 Status IpLists::rebuild() {
     reset_bookkeeping();
+    // Exact stores first: occupancy from the slots, placement repaired (a table written under
+    // another seed), keys present in both stores left only in the table (a migration cut short),
+    // overflow counted.
+    for (size_t t = 0; t < kIpTables; t += 2) {
+        auto st = visit_table(*fp_, exact_.data(), t, [&](auto store) -> Status {
+            using K = KeyOf<decltype(store)>;
+            if constexpr (!IsExactStore<decltype(store)>::value) {
+                return Error::invalid("rebuild: not an exact table");
+            } else {
+            auto& state = exact_[ft_index(t)];
+            state = {};
+            state.ft = store.table().recount();
+            Status spill_err;
+            store.table().repair([&](const K& k, const fw_ip_entry& v) {
+                auto r = store.hash().update(k, v);
+                if (!r) spill_err = std::move(r).error();
+                return r.ok();
+            });
+            FW_TRY(std::move(spill_err));
+            std::vector<K> dup;
+            size_t in_hash = 0;
+            FW_TRY(store.hash().for_each([&](const K& k, const fw_ip_entry&) {
+                if (store.table().find(k) != FastTable<K>::npos) dup.push_back(k);
+                else ++in_hash;
+            }));
+            if (!dup.empty()) {
+                FW_TRY_ASSIGN(size_t n, store.hash().delete_batch(std::span<const K>(dup)));
+                (void)n;
+            }
+            state.overflow = in_hash;
+            return {};
+            }
+        });
+        if (!st) return std::move(st).error().wrap("rebuild ip list bookkeeping");
+    }
+    publish_hash_skip();
     std::vector<uint32_t> dirty4, dirty6;
     for (size_t t = 0; t < kIpTables; ++t) {
-        auto st = visit_table(*fp_, t, [&](auto map) -> Status {
+        auto st = visit_table(*fp_, exact_.data(), t, [&](auto map) -> Status {
             using K = KeyOf<decltype(map)>;
             return map.for_each([&](const K& k, const fw_ip_entry& v) {
                 account(t, KeyCodec<K>::prefix(k), v.flags, +1, dirty4, dirty6);

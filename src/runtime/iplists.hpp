@@ -1,7 +1,14 @@
 // IpLists: the allowlist and blocklist of the XDP fast path, managed through typed maps.
 //
 // Entries are written as "198.18.0.1", "198.18.0.0/24", "2001:db8::1" or "2001:db8::/48".
-// Host routes (/32, /128) go to the exact hash; real prefixes go to the LPM trie.
+// Host routes (/32, /128) go to the exact store; real prefixes go to the LPM trie.
+//
+// The exact store of each list and family is a fast table (open addressing in an mmapped BPF
+// array, see src/runtime/fasttable.hpp for the design) plus that list's kernel hash map as the
+// overflow for entries that find no slot within the probe bound. A key lives in one of the two.
+// fw_ft.hash_skip tells the program which overflow hashes are empty (set only here). Removals
+// leave tombstones; when they exceed 1/8 of a table's slots the table is compacted and overflow
+// entries move into the freed slots (compact() does the same on demand).
 //
 // CIDR host bits are NORMALISED, not rejected: "198.18.0.7/24" is stored, listed and removed
 // as "198.18.0.0/24" (the kernel's LPM trie ignores those bits anyway; normalising makes two
@@ -34,6 +41,7 @@
 
 #include "common/result.hpp"
 #include "flywall/abi.h"
+#include "runtime/fasttable.hpp"
 
 namespace flywall {
 
@@ -108,6 +116,15 @@ struct TableCounts {
     friend bool operator==(const TableCounts&, const TableCounts&) = default;
 };
 
+// Occupancy of one exact store (fast table + overflow hash).
+struct ExactStoreStats {
+    uint32_t slots = 0;          // fast-table slots
+    size_t used = 0;             // entries in the fast table
+    size_t tombstones = 0;       // deleted slots not yet reclaimed
+    size_t overflow = 0;         // entries in the overflow hash map
+    uint64_t table_bytes = 0;    // memory of the fast table
+};
+
 // CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns().
 uint64_t monotonic_now_ns();
 
@@ -148,6 +165,12 @@ public:
     // Recomputes counts, guards and table bits from the maps' contents.
     Status rebuild();
 
+    // Fast table and overflow occupancy of one exact store.
+    ExactStoreStats exact_stats(IpListKind list, uint8_t family) const;
+    // Compacts every fast table holding tombstones and moves overflow entries into free slots;
+    // returns how many entries moved from the overflow hashes into the fast tables.
+    Result<size_t> compact();
+
     // The table bits this object maintains (what it last wrote into fw_cfg.tables).
     uint32_t table_bits() const;
     uint32_t guard4_refs(IpListKind list, uint32_t slot) const { return guard4_[idx(list)][slot]; }
@@ -167,7 +190,17 @@ private:
     void reset_bookkeeping();
     Error rebuild_after_failure(Error err);
 
+    // Per exact store (index fw_ft_table): fast-table occupancy and overflow entries. Updated by
+    // the store adapters in iplists.cpp, also from const members' lookups (which only read).
+    struct ExactState {
+        FtCounts ft;
+        size_t overflow = 0;
+    };
+    Status maintain(size_t ft_index, bool force, size_t* migrated);
+    void publish_hash_skip();
+
     XdpFastPath* fp_;
+    mutable std::array<ExactState, 4> exact_{};
     std::array<TableCounts, kIpTables> counts_{};
     std::array<std::vector<uint32_t>, 2> guard4_;  // [list][slot] prefix reference counts
     std::array<std::vector<uint32_t>, 2> guard6_;

@@ -1,6 +1,61 @@
 #include "runtime/xdp_fastpath.hpp"
 
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "runtime/fasttable.hpp"
+
 namespace flywall {
+
+Result<MapMmap> MapMmap::map(int fd, size_t bytes, const char* name) {
+    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t len = (bytes + page - 1) / page * page;
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return Error::from_errno(errno, std::string("mmap map ") + name);
+    MapMmap m;
+    m.p_ = p;
+    m.len_ = bytes;
+    return m;
+}
+
+MapMmap& MapMmap::operator=(MapMmap&& o) noexcept {
+    if (this != &o) {
+        this->~MapMmap();
+        p_ = std::exchange(o.p_, nullptr);
+        len_ = std::exchange(o.len_, 0);
+    }
+    return *this;
+}
+
+MapMmap::~MapMmap() {
+    if (!p_) return;
+    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    munmap(p_, (len_ + page - 1) / page * page);
+    p_ = nullptr;
+}
+
+namespace {
+
+Result<fw_ft_config> ft_config_for(const XdpLoadOptions& o) {
+    if (!ft_valid_slots(o.ft_slots4) || !ft_valid_slots(o.ft_slots6))
+        return Error::invalid("fast-table slot counts must be powers of two in [2^" + std::to_string(FW_FT_MIN_BITS) +
+                              ", 2^" + std::to_string(FW_FT_MAX_BITS) + "] (got " + std::to_string(o.ft_slots4) +
+                              ", " + std::to_string(o.ft_slots6) + ")");
+    fw_ft_config c{};
+    if (o.ft_seed) {
+        c.seed[0] = (*o.ft_seed)[0];
+        c.seed[1] = (*o.ft_seed)[1];
+    } else if (getrandom(c.seed, sizeof(c.seed), 0) != static_cast<ssize_t>(sizeof(c.seed))) {
+        return Error::from_errno(errno, "getrandom for the fast-table seed");
+    }
+    c.shift4 = ft_shift(o.ft_slots4);
+    c.shift6 = ft_shift(o.ft_slots6);
+    c.hash_skip = 0;  // consult the overflow hashes until their owner says they are empty
+    return c;
+}
+
+}  // namespace
 
 fw_xdp_config default_xdp_config() {
     fw_xdp_config c{};
@@ -11,14 +66,34 @@ fw_xdp_config default_xdp_config() {
     return c;
 }
 
-Result<XdpFastPath> XdpFastPath::load() {
-    FW_TRY_ASSIGN(auto skel, Skeleton<xdp_blocklist>::open_and_load([](xdp_blocklist* s) -> Status {
+Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
+    FW_TRY_ASSIGN(fw_ft_config ft, ft_config_for(opts));
+    FW_TRY_ASSIGN(auto skel, Skeleton<xdp_blocklist>::open_and_load([&](xdp_blocklist* s) -> Status {
         s->bss->fw_cfg = default_xdp_config();
+        s->bss->fw_ft = ft;
+        for (auto* m : {s->maps.fw_ft_allow4, s->maps.fw_ft_block4})
+            if (int rc = bpf_map__set_max_entries(m, opts.ft_slots4); rc != 0) return Error::from_neg(rc, "size fast table");
+        for (auto* m : {s->maps.fw_ft_allow6, s->maps.fw_ft_block6})
+            if (int rc = bpf_map__set_max_entries(m, opts.ft_slots6); rc != 0) return Error::from_neg(rc, "size fast table");
         return {};
     }));
     // .bss is initialised at load from the mmapped image; set again for clarity after load.
     skel->bss->fw_cfg = default_xdp_config();
-    return XdpFastPath(std::move(skel));
+    skel->bss->fw_ft = ft;
+    XdpFastPath fp(std::move(skel));
+    const bpf_map* maps[4] = {fp.skel_->maps.fw_ft_allow4, fp.skel_->maps.fw_ft_block4, fp.skel_->maps.fw_ft_allow6,
+                              fp.skel_->maps.fw_ft_block6};
+    for (int t = 0; t < 4; ++t) {
+        size_t bytes = size_t(bpf_map__max_entries(maps[t])) * bpf_map__value_size(maps[t]);
+        FW_TRY_ASSIGN(fp.ft_[t], MapMmap::map(map_fd(maps[t]), bytes, bpf_map__name(maps[t])));
+    }
+    return fp;
+}
+
+uint64_t XdpFastPath::ft_memory_bytes() const {
+    uint64_t n = 0;
+    for (const auto& m : ft_) n += m.size();
+    return n;
 }
 
 std::vector<MapRef> XdpFastPath::all_maps() const {

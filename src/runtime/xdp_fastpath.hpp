@@ -3,9 +3,14 @@
 #pragma once
 
 #include "flywall/abi.h"
+#include "flywall/fasttable.h"
 // clang-format off
 #include "xdp_blocklist.skel.h"
 // clang-format on
+
+#include <array>
+#include <optional>
+#include <span>
 
 #include "common/result.hpp"
 #include "runtime/bloom_map.hpp"
@@ -13,6 +18,34 @@
 #include "runtime/map.hpp"
 
 namespace flywall {
+
+// Load-time choices of the fast path. Fast-table slot counts are powers of two in
+// [2^FW_FT_MIN_BITS, 2^FW_FT_MAX_BITS] (memory: 32 B a slot for IPv4, 48 B for IPv6, per list);
+// entries beyond what fits within the probe bound go to the overflow hash maps, so smaller
+// tables trade speed, never correctness. The hash seed is random unless given.
+struct XdpLoadOptions {
+    uint32_t ft_slots4 = FW_FT_SLOTS4_DEFAULT;
+    uint32_t ft_slots6 = FW_FT_SLOTS6_DEFAULT;
+    std::optional<std::array<uint64_t, 2>> ft_seed;
+};
+
+// A MAP_SHARED mapping of a BPF_F_MMAPABLE map; move-only, unmapped on destruction.
+class MapMmap {
+public:
+    MapMmap() = default;
+    static Result<MapMmap> map(int fd, size_t bytes, const char* name);
+    MapMmap(MapMmap&& o) noexcept : p_(std::exchange(o.p_, nullptr)), len_(std::exchange(o.len_, 0)) {}
+    MapMmap& operator=(MapMmap&& o) noexcept;
+    MapMmap(const MapMmap&) = delete;
+    MapMmap& operator=(const MapMmap&) = delete;
+    ~MapMmap();
+    void* data() const { return p_; }
+    size_t size() const { return len_; }
+
+private:
+    void* p_ = nullptr;
+    size_t len_ = 0;
+};
 
 template <>
 struct SkeletonTraits<xdp_blocklist> {
@@ -24,7 +57,7 @@ struct SkeletonTraits<xdp_blocklist> {
 
 class XdpFastPath {
 public:
-    static Result<XdpFastPath> load();
+    static Result<XdpFastPath> load(const XdpLoadOptions& opts = {});
 
     int prog_fd() const { return bpf_program__fd(skel_->progs.xdp_blocklist); }
     bpf_object* object() const { return skel_.object(); }
@@ -46,6 +79,18 @@ public:
     Map<__u32, __u8> guard6() const { return {map_fd(skel_->maps.fw_lpm_guard6), "fw_lpm_guard6"}; }
     PerCpuMap<__u32, fw_stats> stats() const { return {map_fd(skel_->maps.fw_stats_map), "fw_stats_map"}; }
 
+    // Exact-address fast tables (bpf/lib/fw_fasttable.h): slots through the mmapped arrays;
+    // the maps above (allow4() ... block6()) are their overflow stores. IpLists owns both.
+    std::span<fw_ft4_slot> ft_allow4() const { return slots<fw_ft4_slot>(ft_[FW_FT_ALLOW4]); }
+    std::span<fw_ft4_slot> ft_block4() const { return slots<fw_ft4_slot>(ft_[FW_FT_BLOCK4]); }
+    std::span<fw_ft6_slot> ft_allow6() const { return slots<fw_ft6_slot>(ft_[FW_FT_ALLOW6]); }
+    std::span<fw_ft6_slot> ft_block6() const { return slots<fw_ft6_slot>(ft_[FW_FT_BLOCK6]); }
+    // Seed, slot-count shifts and overflow skip bits (mmapped .bss).
+    fw_ft_config& ft_config() { return skel_->bss->fw_ft; }
+    const fw_ft_config& ft_config() const { return skel_->bss->fw_ft; }
+    // Bytes the kernel holds for the four fast tables.
+    uint64_t ft_memory_bytes() const;
+
     // Issue 3: DNS blocklist (bloom prefilter + exact hash), rate limiter, flows, events.
     BloomMap<__u64> dns_bloom() const { return {map_fd(skel_->maps.fw_dns_bloom), "fw_dns_bloom"}; }
     Map<fw_dns_key, fw_dns_entry> dns_exact() const { return {map_fd(skel_->maps.fw_dns_exact), "fw_dns_exact"}; }
@@ -66,7 +111,12 @@ public:
 private:
     explicit XdpFastPath(Skeleton<xdp_blocklist> s) : skel_(std::move(s)) {}
     static int map_fd(const bpf_map* m) { return bpf_map__fd(m); }
+    template <class Slot>
+    static std::span<Slot> slots(const MapMmap& m) {
+        return {static_cast<Slot*>(m.data()), m.size() / sizeof(Slot)};
+    }
     Skeleton<xdp_blocklist> skel_;
+    std::array<MapMmap, 4> ft_;  // indexed by fw_ft_table; sized exactly slots x slot size
 };
 
 // Default runtime configuration: statistics and IP lists on, malformed packets pass.
