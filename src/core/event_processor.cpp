@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "flywall/abi.h"
+#include "flywall/abi_tc.h"
 #include "runtime/events_decode.hpp"
 
 namespace flywall {
@@ -34,24 +35,64 @@ Result<Event> decode_event(std::span<const std::uint8_t> record) {
     return e;
 }
 
+Result<Event> decode_tc_event(std::span<const std::uint8_t> record) {
+    if (record.size() < sizeof(fw_tc_event))
+        return Error::invalid("decode tc event: record of " + std::to_string(record.size()) + " bytes, need " +
+                              std::to_string(sizeof(fw_tc_event)));
+    fw_tc_event raw;
+    std::memcpy(&raw, record.data(), sizeof raw);
+    Event e;
+    switch (raw.type) {
+        case FW_TC_EV_IPS_ALERT: e.type_name = "ips_alert"; break;
+        case FW_TC_EV_IPS_DROP: e.type_name = "ips_drop"; break;
+        default: return Error::invalid("decode tc event: unknown type " + std::to_string(raw.type));
+    }
+    if (raw.family != 4 && raw.family != 6)
+        return Error::invalid("decode tc event: unknown family " + std::to_string(raw.family));
+    char buf[INET6_ADDRSTRLEN] = {};
+    const int af = raw.family == 4 ? AF_INET : AF_INET6;
+    e.src = inet_ntop(af, raw.saddr, buf, sizeof buf) ? buf : "";
+    e.dst = inet_ntop(af, raw.daddr, buf, sizeof buf) ? buf : "";
+    e.ts_ns = raw.ts_ns;
+    e.type = raw.type;
+    e.ifindex = raw.ifindex;
+    e.family = raw.family;
+    e.proto = raw.proto;
+    e.sport = ntohs(raw.sport);
+    e.dport = ntohs(raw.dport);
+    e.reason = raw.pattern_id;
+    e.reason_name = "ips_pattern";
+    e.pattern_id = raw.pattern_id;
+    return e;
+}
+
+Result<Event> decode_record(RecordKind kind, std::span<const std::uint8_t> record) {
+    return kind == RecordKind::Tc ? decode_tc_event(record) : decode_event(record);
+}
+
 nlohmann::json to_json(const Event& e) {
-    return nlohmann::json{{"ts_ns", e.ts_ns},     {"type", e.type_name},     {"type_id", e.type},
+    nlohmann::json j{{"ts_ns", e.ts_ns},     {"type", e.type_name},     {"type_id", e.type},
                           {"ifindex", e.ifindex}, {"family", e.family},      {"proto", e.proto},
                           {"src", e.src},         {"dst", e.dst},            {"sport", e.sport},
                           {"dport", e.dport},     {"reason", e.reason},      {"reason_name", e.reason_name},
                           {"name", e.name}};
+    if (e.type_name.rfind("ips_", 0) == 0) j["pattern_id"] = e.pattern_id;
+    return j;
 }
 
 // ---- RingBufferSource ---------------------------------------------------------------------
 
-Result<std::unique_ptr<RingBufferSource>> RingBufferSource::create(const std::vector<int>& ringbuf_fds) {
+Result<std::unique_ptr<RingBufferSource>> RingBufferSource::create(const std::vector<Ring>& rings) {
     std::unique_ptr<RingBufferSource> src(new RingBufferSource());
-    for (int fd : ringbuf_fds) {
+    for (const Ring& ring : rings) {
+        const int fd = ring.fd;
+        src->ctxs_.push_back(std::make_unique<RingCtx>(RingCtx{src.get(), ring.kind}));
+        void* ctx = src->ctxs_.back().get();
         if (!src->rb_) {
-            src->rb_ = ring_buffer__new(fd, &RingBufferSource::on_record, src.get(), nullptr);
+            src->rb_ = ring_buffer__new(fd, &RingBufferSource::on_record, ctx, nullptr);
             if (!src->rb_) return Error::from_errno(errno, "create ring buffer reader for map fd " + std::to_string(fd));
         } else {
-            int rc = ring_buffer__add(src->rb_, fd, &RingBufferSource::on_record, src.get());
+            int rc = ring_buffer__add(src->rb_, fd, &RingBufferSource::on_record, ctx);
             if (rc != 0) return Error::from_neg(rc, "add ring buffer map fd " + std::to_string(fd));
         }
         ++src->ring_count_;
@@ -64,8 +105,10 @@ RingBufferSource::~RingBufferSource() {
 }
 
 int RingBufferSource::on_record(void* ctx, void* data, std::size_t size) {
-    auto* self = static_cast<RingBufferSource*>(ctx);
-    if (self->current_sink_) (*self->current_sink_)(std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(data), size));
+    auto* rc = static_cast<RingCtx*>(ctx);
+    auto* self = rc->self;
+    if (self->current_sink_)
+        (*self->current_sink_)(rc->kind, std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(data), size));
     ++self->delivered_;
     return 0;
 }
@@ -150,7 +193,7 @@ void EventProcessor::stop() {
 }
 
 void EventProcessor::run() {
-    const EventSource::Sink sink = [this](std::span<const std::uint8_t> rec) { dispatch(rec); };
+    const EventSource::Sink sink = [this](RecordKind kind, std::span<const std::uint8_t> rec) { dispatch(kind, rec); };
     while (!stop_.load()) {
         auto r = source_->poll(poll_timeout_, sink);
         if (!r.ok()) {
@@ -166,9 +209,9 @@ void EventProcessor::run() {
     running_ = false;
 }
 
-void EventProcessor::dispatch(std::span<const std::uint8_t> record) {
+void EventProcessor::dispatch(RecordKind kind, std::span<const std::uint8_t> record) {
     received_.fetch_add(1);
-    auto ev = decode_event(record);
+    auto ev = decode_record(kind, record);
     if (!ev.ok()) {
         decode_errors_.fetch_add(1);
         std::lock_guard lk(err_mu_);

@@ -46,13 +46,21 @@ struct Event {
     std::uint32_t reason = 0;
     std::string reason_name;  // "ip_blocklist", "nxdomain", "drop", "packets", "syn", ...
     std::string name;         // DOMAIN_BLOCKED: the dotted query name
+    std::uint32_t pattern_id = 0;  // ips_alert / ips_drop (TC classifier): the matching pattern
 };
+
+// Which program wrote a ring-buffer record, i.e. which ABI struct it is.
+enum class RecordKind { Xdp, Tc };  // struct fw_event (abi.h) / struct fw_tc_event (abi_tc.h)
 
 // Decodes one ring-buffer record with the shared decoder (runtime/events_decode.hpp); errors
 // for a record too short for struct fw_event, an unknown type or family, a bad name length.
 Result<Event> decode_event(std::span<const std::uint8_t> record);
+// struct fw_tc_event: types "ips_alert" and "ips_drop", with pattern_id.
+Result<Event> decode_tc_event(std::span<const std::uint8_t> record);
+Result<Event> decode_record(RecordKind kind, std::span<const std::uint8_t> record);
 // {"ts_ns","type","type_id","ifindex","family","proto","src","dst","sport","dport","reason",
-//  "reason_name","name"} — the shape of the SSE stream and of the JSON-lines log.
+//  "reason_name","name"} (+ "pattern_id" for IPS events) — the shape of the SSE stream and of
+// the JSON-lines log.
 nlohmann::json to_json(const Event& e);
 
 // Where raw records come from. poll() waits up to `timeout` and hands every available record
@@ -60,15 +68,19 @@ nlohmann::json to_json(const Event& e);
 class EventSource {
 public:
     virtual ~EventSource() = default;
-    using Sink = std::function<void(std::span<const std::uint8_t>)>;
+    using Sink = std::function<void(RecordKind, std::span<const std::uint8_t>)>;
     virtual Result<std::size_t> poll(std::chrono::milliseconds timeout, const Sink& sink) = 0;
 };
 
 // The real source: libbpf's ring_buffer over one or more BPF_MAP_TYPE_RINGBUF map fds.
 class RingBufferSource final : public EventSource {
 public:
-    // An empty fd list is valid: poll() then just sleeps (no program emits events).
-    static Result<std::unique_ptr<RingBufferSource>> create(const std::vector<int>& ringbuf_fds);
+    struct Ring {
+        int fd = -1;  // a BPF_MAP_TYPE_RINGBUF map
+        RecordKind kind = RecordKind::Xdp;
+    };
+    // An empty list is valid: poll() then just sleeps (no program emits events).
+    static Result<std::unique_ptr<RingBufferSource>> create(const std::vector<Ring>& rings);
     ~RingBufferSource() override;
     RingBufferSource(const RingBufferSource&) = delete;
     RingBufferSource& operator=(const RingBufferSource&) = delete;
@@ -79,7 +91,12 @@ public:
 private:
     RingBufferSource() = default;
     static int on_record(void* ctx, void* data, std::size_t size);
+    struct RingCtx {
+        RingBufferSource* self;
+        RecordKind kind;
+    };
     ring_buffer* rb_ = nullptr;
+    std::vector<std::unique_ptr<RingCtx>> ctxs_;  // stable addresses for libbpf callbacks
     std::size_t ring_count_ = 0;
     const Sink* current_sink_ = nullptr;
     std::size_t delivered_ = 0;
@@ -153,7 +170,7 @@ public:
 
 private:
     void run();
-    void dispatch(std::span<const std::uint8_t> record);
+    void dispatch(RecordKind kind, std::span<const std::uint8_t> record);
 
     std::unique_ptr<EventSource> source_;
     std::chrono::milliseconds poll_timeout_;

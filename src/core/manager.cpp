@@ -90,7 +90,7 @@ Status Manager::init(config::Config cfg) {
     // feature never runs with stale limits.
     xdp_->config().features = 0;
     FW_TRY(apply_settings(cfg, xdp_->config()));
-    cfg_ = cfg;  // the feature hooks read the bindings of this config
+    set_config(cfg);  // the feature hooks read the bindings of this config
     lists_.emplace(*xdp_);
     domains_.emplace(DomainBlocklist::of(*xdp_));
     flows_.emplace(FlowTable::of(*xdp_));
@@ -103,11 +103,12 @@ Status Manager::init(config::Config cfg) {
     FW_TRY(sync_config_domains(domains));
 
     // Events: every ring buffer of the loaded programs, found by type.
-    std::vector<int> rings;
+    std::vector<RingBufferSource::Ring> rings;
     bpf_map* map;
     bpf_object__for_each_map(map, xdp_->object()) {
-        if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF) rings.push_back(bpf_map__fd(map));
+        if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF) rings.push_back({bpf_map__fd(map), RecordKind::Xdp});
     }
+    if (tc_) rings.push_back({tc_->events_fd(), RecordKind::Tc});
     FW_TRY_ASSIGN(auto source, RingBufferSource::create(rings));
     events_ = std::make_unique<EventProcessor>(std::move(source));
     FW_TRY(events_->start());
@@ -147,9 +148,11 @@ Status Manager::register_features() {
     for (const auto& f : coordinator_.features()) {
         const std::string name = f.name;
         FW_TRY(coordinator_.set_apply_hook(name, [this, name](bool enabled) -> Status {
-            // cfg_ is read for the binding (trusted offload); under reload the new config is
-            // already in place before features are applied.
-            FeatureBinding b = feature_binding(name, cfg_);
+            // Under reload the new config is in place before features are applied.
+            FeatureBinding b = [&] {
+                std::lock_guard lk(bind_mu_);
+                return feature_binding(name, bind_cfg_);
+            }();
             if (!b.implemented || (b.needs_tc && !tc_)) {
                 if (!enabled) return {};
                 return Error::from_errno(ENOTSUP, "feature \"" + name + "\" has no kernel program in this " +
@@ -298,6 +301,12 @@ Status Manager::sync_config_domains(const std::set<std::string>& desired) {
     return {};
 }
 
+void Manager::set_config(const config::Config& c) {
+    cfg_ = c;
+    std::lock_guard lk(bind_mu_);
+    bind_cfg_ = c;
+}
+
 void Manager::resync_feature_bits() {
     std::uint32_t managed = 0, want = 0;
     for (const auto& f : coordinator_.features()) {
@@ -347,14 +356,14 @@ Status Manager::apply_config(const config::Config& next) {
     if (!domains.ok()) return fail(std::move(domains).error().wrap("reload"));
 
     const config::Config prev = cfg_;
-    cfg_ = next;
+    set_config(next);
     if (auto s = apply_settings(next, xdp_->config()); !s.ok()) {
-        cfg_ = prev;
+        set_config(prev);
         return fail(std::move(s).error().wrap("reload"));
     }
     auto st = coordinator_.configure(next.ebpf.features);
     if (!st.ok()) {  // the coordinator rolled its own changes back
-        cfg_ = prev;
+        set_config(prev);
         (void)apply_settings(prev, xdp_->config());
         return fail(std::move(st).error().wrap("reload"));
     }

@@ -138,6 +138,10 @@ private:
 
     mutable std::mutex mu_;
     config::Config cfg_;
+    // What feature apply hooks read: they run on API and governor threads without mu_.
+    mutable std::mutex bind_mu_;
+    config::Config bind_cfg_;
+    void set_config(const config::Config& c);
     std::string config_source_;
     std::chrono::steady_clock::time_point started_;
     bool stopped_ = false;

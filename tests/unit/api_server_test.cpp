@@ -101,7 +101,7 @@ public:
             std::lock_guard lk(mu_);
             batch.swap(q_);
         }
-        for (auto& r : batch) sink(r);
+        for (auto& r : batch) sink(RecordKind::Xdp, r);
         if (batch.empty()) std::this_thread::sleep_for(5ms);
         return batch.size();
     }
