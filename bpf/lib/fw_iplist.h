@@ -2,9 +2,9 @@
 /* IP allowlist and blocklist: exact addresses (hash) and CIDR prefixes (LPM trie), IPv4 and
  * IPv6, source match by default and destination match per entry, optional expiry, per-entry
  * hit counters. Tables that user space marks empty in fw_cfg.tables are never looked up.
- * Exact addresses live in the fast tables of fw_fasttable.h; their overflow (and any entry
- * written straight into the hash) in the hash maps, consulted only while fw_ft.hash_skip says
- * that hash may hold entries.
+ * Exact addresses live in the fast tables of fw_fasttable.h; their overflow in the hash maps,
+ * consulted only when the table misses and fw_fasttable.h's skip bit and hints say the hash may
+ * hold the key.
  * A trie lookup yields only the longest matching prefix: when that entry names the other direction
  * or has expired, a shorter prefix of the same list and family is not consulted (an entry is one
  * prefix with one direction set; use MatchDir::Both or a separate list rather than nesting
@@ -76,35 +76,14 @@ static __always_inline int fw_lpm6_hit(void *lpm, __u8 guard_bit, int unguarded,
 #define FW_T_LPM_SRC(base)   ((base) << 2)
 #define FW_T_LPM_DST(base)   ((base) << 3)
 
-/* Exact entry of an address: the fast table first, then the overflow hash unless it is empty. */
-static __always_inline struct fw_ip_entry *fw_exact4(int ft, void *hash, int skip_hash, __be32 *addr)
-{
-	struct fw_ip_entry *e = fw_ft4_find(ft, *addr);
-
-	if (!e && !skip_hash)
-		e = bpf_map_lookup_elem(hash, addr);
-	return e;
-}
-
-static __always_inline struct fw_ip_entry *fw_exact6(int ft, void *hash, int skip_hash,
-						     struct in6_addr *addr)
-{
-	struct fw_ip_entry *e = fw_ft6_find(ft, addr);
-
-	if (!e && !skip_hash)
-		e = bpf_map_lookup_elem(hash, addr);
-	return e;
-}
-
 static __always_inline int fw_list_match4(struct fw_pkt *p, __u32 tables, __u32 base, int ft,
-					  void *exact, int skip_hash, void *lpm, __u8 guard_bit,
-					  struct fw_clock *c)
+					  void *exact, void *lpm, __u8 guard_bit, struct fw_clock *c)
 {
 	if ((tables & FW_T_EXACT_SRC(base)) &&
-	    fw_entry_hit(fw_exact4(ft, exact, skip_hash, &p->saddr4), FW_ENTRY_MATCH_SRC, c))
+	    FW_FT4_WITH(ft, exact, &p->saddr4, fw_entry_hit(e, FW_ENTRY_MATCH_SRC, c)))
 		return 1;
 	if ((tables & FW_T_EXACT_DST(base)) &&
-	    fw_entry_hit(fw_exact4(ft, exact, skip_hash, &p->daddr4), FW_ENTRY_MATCH_DST, c))
+	    FW_FT4_WITH(ft, exact, &p->daddr4, fw_entry_hit(e, FW_ENTRY_MATCH_DST, c)))
 		return 1;
 	if ((tables & FW_T_LPM_SRC(base)) &&
 	    fw_lpm4_hit(lpm, guard_bit, p->saddr4, FW_ENTRY_MATCH_SRC, c))
@@ -116,14 +95,14 @@ static __always_inline int fw_list_match4(struct fw_pkt *p, __u32 tables, __u32 
 }
 
 static __always_inline int fw_list_match6(struct fw_pkt *p, __u32 tables, __u32 base, int ft,
-					  void *exact, int skip_hash, void *lpm, __u8 guard_bit,
-					  int unguarded, struct fw_clock *c)
+					  void *exact, void *lpm, __u8 guard_bit, int unguarded,
+					  struct fw_clock *c)
 {
 	if ((tables & FW_T_EXACT_SRC(base)) &&
-	    fw_entry_hit(fw_exact6(ft, exact, skip_hash, &p->saddr6), FW_ENTRY_MATCH_SRC, c))
+	    FW_FT6_WITH(ft, exact, &p->saddr6, fw_entry_hit(e, FW_ENTRY_MATCH_SRC, c)))
 		return 1;
 	if ((tables & FW_T_EXACT_DST(base)) &&
-	    fw_entry_hit(fw_exact6(ft, exact, skip_hash, &p->daddr6), FW_ENTRY_MATCH_DST, c))
+	    FW_FT6_WITH(ft, exact, &p->daddr6, fw_entry_hit(e, FW_ENTRY_MATCH_DST, c)))
 		return 1;
 	if ((tables & FW_T_LPM_SRC(base)) &&
 	    fw_lpm6_hit(lpm, guard_bit, unguarded, &p->saddr6, FW_ENTRY_MATCH_SRC, c))
@@ -144,26 +123,24 @@ enum fw_list_verdict {
 static __always_inline int fw_iplist_check(struct fw_pkt *p, __u32 features, __u32 tables,
 					   struct fw_clock *c)
 {
-	__u32 skip = FW_FT_LOAD(fw_ft.hash_skip);
-
 	if (p->family == 4) {
 		if ((features & FW_F_IP_ALLOWLIST) && (tables & 0xFu) &&
 		    fw_list_match4(p, tables, FW_T_ALLOW4_EXACT_SRC, FW_FT_ALLOW4, &fw_allow4,
-				   skip & (1u << FW_FT_ALLOW4), &fw_allow4_lpm, FW_GUARD_ALLOW, c))
+				   &fw_allow4_lpm, FW_GUARD_ALLOW, c))
 			return FW_LIST_ALLOWED;
 		if ((features & FW_F_IP_BLOCKLIST) && (tables & 0xF00u) &&
 		    fw_list_match4(p, tables, FW_T_BLOCK4_EXACT_SRC, FW_FT_BLOCK4, &fw_block4,
-				   skip & (1u << FW_FT_BLOCK4), &fw_block4_lpm, FW_GUARD_BLOCK, c))
+				   &fw_block4_lpm, FW_GUARD_BLOCK, c))
 			return FW_LIST_BLOCKED;
 	} else if (p->family == 6) {
 		if ((features & FW_F_IP_ALLOWLIST) && (tables & 0xF0u) &&
 		    fw_list_match6(p, tables, FW_T_ALLOW6_EXACT_SRC, FW_FT_ALLOW6, &fw_allow6,
-				   skip & (1u << FW_FT_ALLOW6), &fw_allow6_lpm, FW_GUARD_ALLOW,
+				   &fw_allow6_lpm, FW_GUARD_ALLOW,
 				   !!(tables & FW_T_ALLOW6_LPM_UNGUARDED), c))
 			return FW_LIST_ALLOWED;
 		if ((features & FW_F_IP_BLOCKLIST) && (tables & 0xF000u) &&
 		    fw_list_match6(p, tables, FW_T_BLOCK6_EXACT_SRC, FW_FT_BLOCK6, &fw_block6,
-				   skip & (1u << FW_FT_BLOCK6), &fw_block6_lpm, FW_GUARD_BLOCK,
+				   &fw_block6_lpm, FW_GUARD_BLOCK,
 				   !!(tables & FW_T_BLOCK6_LPM_UNGUARDED), c))
 			return FW_LIST_BLOCKED;
 	}

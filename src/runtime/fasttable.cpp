@@ -18,6 +18,7 @@ FW_FT_CHECK_OFF(fw_ft6_slot, e, 24);
 FW_FT_CHECK_SIZE(fw_ft_config, 32);
 FW_FT_CHECK_OFF(fw_ft_config, shift4, 16);
 FW_FT_CHECK_OFF(fw_ft_config, hash_skip, 24);
+FW_FT_CHECK_OFF(fw_ft_config, hinted, 28);
 static_assert(flywall::ft_valid_slots(FW_FT_SLOTS4_DEFAULT) && flywall::ft_valid_slots(FW_FT_SLOTS6_DEFAULT));
 static_assert(FW_FT_SLOTS4_DEFAULT >= 2ull * FW_IP_EXACT_MAX, "fast table below 2x capacity");
 static_assert((1u << FW_FT_MIN_BITS) >= FW_FT_MAX_PROBE, "a probe sequence must not revisit a slot");

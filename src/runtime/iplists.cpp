@@ -101,10 +101,30 @@ uint32_t ft_bit(size_t ft) { return 1u << ft; }
 template <class K, class State>
 class ExactStore {
 public:
-    ExactStore(FastTable<K> ft, Map<K, fw_ip_entry> hash, State* st) : ft_(ft), hash_(hash), st_(st) {}
+    ExactStore(FastTable<K> ft, Map<K, fw_ip_entry> hash, std::span<__u64> hints, State* st)
+        : ft_(ft), hash_(hash), hints_(hints), st_(st) {}
 
     FastTable<K>& table() { return ft_; }
     Map<K, fw_ip_entry>& hash() { return hash_; }
+
+    // Marks k's home slot as having an overflow entry (before that entry is written).
+    void hint(const K& k) {
+        uint32_t h = ft_.home(k);
+        __atomic_fetch_or(&hints_[h >> 6], __u64(1) << (h & 63), __ATOMIC_RELEASE);
+    }
+    // Recomputes the hints from the hash's keys. New bits are a subset of the old ones plus
+    // those set by hint(), so clearing stale bits never hides an overflow entry.
+    Status recompute_hints() {
+        std::vector<__u64> fresh(hints_.size(), 0);
+        FW_TRY(hash_.for_each([&](const K& k, const fw_ip_entry&) {
+            uint32_t h = ft_.home(k);
+            fresh[h >> 6] |= __u64(1) << (h & 63);
+        }));
+        for (size_t i = 0; i < fresh.size(); ++i)
+            if (__atomic_load_n(&hints_[i], __ATOMIC_RELAXED) != fresh[i])
+                __atomic_store_n(&hints_[i], fresh[i], __ATOMIC_RELEASE);
+        return {};
+    }
 
     Result<std::optional<fw_ip_entry>> lookup(const K& k) const {
         uint32_t i = ft_.find(k);
@@ -133,6 +153,7 @@ public:
                 }
             }
             if (ft_.put(keys[i], vals[i]) == FastTable<K>::Put::Full) {
+                hint(keys[i]);
                 spill_k.push_back(keys[i]);
                 spill_v.push_back(vals[i]);
                 ++new_in_hash;
@@ -182,12 +203,14 @@ public:
         FW_TRY_ASSIGN(size_t n, hash_.delete_batch(std::span<const K>(ks)));
         (void)n;
         st_->overflow = 0;
+        for (auto& w : hints_) __atomic_store_n(&w, __u64(0), __ATOMIC_RELEASE);
         return {};
     }
 
 private:
     FastTable<K> ft_;
     Map<K, fw_ip_entry> hash_;
+    std::span<__u64> hints_;
     State* st_;
 };
 
@@ -202,10 +225,11 @@ template <class State, class F>
 decltype(auto) visit_table(const XdpFastPath& fp, State* exact, size_t t, F&& f) {
     const __u64* seed = fp.ft_config().seed;
     auto ex4 = [&](std::span<fw_ft4_slot> sl, Map<__u32, fw_ip_entry> h, size_t i) {
-        return ExactStore<__u32, State>(FastTable<__u32>(sl, seed, &exact[i].ft), h, &exact[i]);
+        return ExactStore<__u32, State>(FastTable<__u32>(sl, seed, &exact[i].ft), h, fp.ft_hints(i), &exact[i]);
     };
     auto ex6 = [&](std::span<fw_ft6_slot> sl, Map<fw_ip6_addr, fw_ip_entry> h, size_t i) {
-        return ExactStore<fw_ip6_addr, State>(FastTable<fw_ip6_addr>(sl, seed, &exact[i].ft), h, &exact[i]);
+        return ExactStore<fw_ip6_addr, State>(FastTable<fw_ip6_addr>(sl, seed, &exact[i].ft), h, fp.ft_hints(i),
+                                              &exact[i]);
     };
     switch (t) {
         case 0: return f(ex4(fp.ft_allow4(), fp.allow4(), FW_FT_ALLOW4));
@@ -434,6 +458,8 @@ void IpLists::publish_hash_skip() {
     for (size_t f = 0; f < exact_.size(); ++f)
         if (exact_[f].overflow == 0) skip |= ft_bit(f);
     __atomic_store_n(&fp_->ft_config().hash_skip, skip, __ATOMIC_RELEASE);
+    // This owner keeps every table's overflow hints: misses consult the hash only when hinted.
+    __atomic_store_n(&fp_->ft_config().hinted, 0xFu, __ATOMIC_RELEASE);
 }
 
 ExactStoreStats IpLists::exact_stats(IpListKind list, uint8_t family) const {
@@ -476,7 +502,7 @@ Status IpLists::maintain(size_t f, bool force, size_t* migrated) {
             e.overflow -= std::min(n, e.overflow);
             if (migrated) *migrated += moved.size();
             publish_hash_skip();
-            return {};
+            return store.recompute_hints();
         } else {
             return Error::invalid("maintain: not an exact table");
         }
@@ -822,6 +848,7 @@ Status IpLists::rebuild() {
             state.ft = store.table().recount();
             Status spill_err;
             store.table().repair([&](const K& k, const fw_ip_entry& v) {
+                store.hint(k);
                 auto r = store.hash().update(k, v);
                 if (!r) spill_err = std::move(r).error();
                 return r.ok();
@@ -838,7 +865,7 @@ Status IpLists::rebuild() {
                 (void)n;
             }
             state.overflow = in_hash;
-            return {};
+            return store.recompute_hints();
             }
         });
         if (!st) return std::move(st).error().wrap("rebuild ip list bookkeeping");

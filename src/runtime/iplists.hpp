@@ -6,7 +6,8 @@
 // The exact store of each list and family is a fast table (open addressing in an mmapped BPF
 // array, see src/runtime/fasttable.hpp for the design) plus that list's kernel hash map as the
 // overflow for entries that find no slot within the probe bound. A key lives in one of the two.
-// fw_ft.hash_skip tells the program which overflow hashes are empty (set only here). Removals
+// fw_ft.hash_skip tells the program which overflow hashes are empty, and the overflow hints which
+// home slots have a key in the hash (both kept only here, from the first write on). Removals
 // leave tombstones; when they exceed 1/8 of a table's slots the table is compacted and overflow
 // entries move into the freed slots (compact() does the same on demand).
 //

@@ -4,6 +4,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "runtime/fasttable.hpp"
 
 namespace flywall {
@@ -75,6 +77,12 @@ Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
             if (int rc = bpf_map__set_max_entries(m, opts.ft_slots4); rc != 0) return Error::from_neg(rc, "size fast table");
         for (auto* m : {s->maps.fw_ft_allow6, s->maps.fw_ft_block6})
             if (int rc = bpf_map__set_max_entries(m, opts.ft_slots6); rc != 0) return Error::from_neg(rc, "size fast table");
+        for (auto* m : {s->maps.fw_ft_hint_allow4, s->maps.fw_ft_hint_block4})
+            if (int rc = bpf_map__set_max_entries(m, std::max(1u, opts.ft_slots4 / 64)); rc != 0)
+                return Error::from_neg(rc, "size fast-table hints");
+        for (auto* m : {s->maps.fw_ft_hint_allow6, s->maps.fw_ft_hint_block6})
+            if (int rc = bpf_map__set_max_entries(m, std::max(1u, opts.ft_slots6 / 64)); rc != 0)
+                return Error::from_neg(rc, "size fast-table hints");
         return {};
     }));
     // .bss is initialised at load from the mmapped image; set again for clarity after load.
@@ -83,9 +91,13 @@ Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
     XdpFastPath fp(std::move(skel));
     const bpf_map* maps[4] = {fp.skel_->maps.fw_ft_allow4, fp.skel_->maps.fw_ft_block4, fp.skel_->maps.fw_ft_allow6,
                               fp.skel_->maps.fw_ft_block6};
+    const bpf_map* hints[4] = {fp.skel_->maps.fw_ft_hint_allow4, fp.skel_->maps.fw_ft_hint_block4,
+                               fp.skel_->maps.fw_ft_hint_allow6, fp.skel_->maps.fw_ft_hint_block6};
     for (int t = 0; t < 4; ++t) {
         size_t bytes = size_t(bpf_map__max_entries(maps[t])) * bpf_map__value_size(maps[t]);
         FW_TRY_ASSIGN(fp.ft_[t], MapMmap::map(map_fd(maps[t]), bytes, bpf_map__name(maps[t])));
+        bytes = size_t(bpf_map__max_entries(hints[t])) * bpf_map__value_size(hints[t]);
+        FW_TRY_ASSIGN(fp.ft_hint_[t], MapMmap::map(map_fd(hints[t]), bytes, bpf_map__name(hints[t])));
     }
     return fp;
 }
@@ -93,6 +105,7 @@ Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
 uint64_t XdpFastPath::ft_memory_bytes() const {
     uint64_t n = 0;
     for (const auto& m : ft_) n += m.size();
+    for (const auto& m : ft_hint_) n += m.size();
     return n;
 }
 

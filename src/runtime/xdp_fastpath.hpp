@@ -85,6 +85,8 @@ public:
     std::span<fw_ft4_slot> ft_block4() const { return slots<fw_ft4_slot>(ft_[FW_FT_BLOCK4]); }
     std::span<fw_ft6_slot> ft_allow6() const { return slots<fw_ft6_slot>(ft_[FW_FT_ALLOW6]); }
     std::span<fw_ft6_slot> ft_block6() const { return slots<fw_ft6_slot>(ft_[FW_FT_BLOCK6]); }
+    // Overflow hints of table t (fw_ft_table): bit (home % 64) of word (home / 64).
+    std::span<__u64> ft_hints(unsigned t) const { return slots<__u64>(ft_hint_[t]); }
     // Seed, slot-count shifts and overflow skip bits (mmapped .bss).
     fw_ft_config& ft_config() { return skel_->bss->fw_ft; }
     const fw_ft_config& ft_config() const { return skel_->bss->fw_ft; }
@@ -116,7 +118,8 @@ private:
         return {static_cast<Slot*>(m.data()), m.size() / sizeof(Slot)};
     }
     Skeleton<xdp_blocklist> skel_;
-    std::array<MapMmap, 4> ft_;  // indexed by fw_ft_table; sized exactly slots x slot size
+    std::array<MapMmap, 4> ft_;       // indexed by fw_ft_table; sized exactly slots x slot size
+    std::array<MapMmap, 4> ft_hint_;  // indexed by fw_ft_table
 };
 
 // Default runtime configuration: statistics and IP lists on, malformed packets pass.

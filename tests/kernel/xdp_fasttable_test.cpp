@@ -1,6 +1,7 @@
 // Exact-address fast tables of xdp_blocklist (bpf/lib/fw_fasttable.h) driven through IpLists and
 // checked with BPF_PROG_TEST_RUN: entries beyond the probe bound overflow into the kernel hash
-// and still match; the hash is consulted only while it holds entries; tombstones are reused;
+// and still match; the hash is consulted only while it holds entries and only for keys whose home
+// slot is hinted; tombstones are reused;
 // compaction moves overflow entries into freed slots keeping their hits; rebuild() recovers
 // overflow counts and re-places a table written under another seed.
 // Tables of 16 slots (= FW_FT_MAX_PROBE) make overflow deterministic: the 17th entry of a list
@@ -139,6 +140,38 @@ TEST_F(XdpFastTable, HashConsultedOnlyWhileItHoldsEntries) {
     ASSERT_TRUE(r.ok() && *r);
     EXPECT_TRUE(hash_skipped(FW_FT_BLOCK4));
     EXPECT_EQ(verdict(v4(2)), XDP_PASS);
+}
+
+TEST_F(XdpFastTable, MissesConsultTheHashOnlyWhereAKeyOverflowed) {
+    load(1u << 8);
+    // Fill one home's probe window: 17 keys with the same home, the last overflows.
+    FtCounts scratch;
+    FastTable<__u32> view(fp_->ft_block4(), fp_->ft_config().seed, &scratch);
+    std::vector<std::string> same_home, other;
+    uint32_t home = 0;
+    for (int i = 0; same_home.size() < FW_FT_MAX_PROBE + 1 || other.empty(); ++i) {
+        __u32 k;
+        std::memcpy(&k, P(v4(i)).addr.data(), 4);
+        if (same_home.empty()) home = view.home(k);
+        if (view.home(k) == home) same_home.push_back(v4(i));
+        else if (view.home(k) / 64 != home / 64 && other.empty()) other.push_back(v4(i));
+    }
+    add_block(same_home);
+    ASSERT_EQ(lists_->exact_stats(IpListKind::Block, 4).overflow, 1u);
+    EXPECT_FALSE(hash_skipped(FW_FT_BLOCK4));
+    EXPECT_EQ(fp_->ft_hints(FW_FT_BLOCK4)[home / 64], __u64(1) << (home % 64));
+    for (const auto& a : same_home) EXPECT_EQ(verdict(a), XDP_DROP) << a;
+    // A key put straight into the hash with an unhinted home is never looked up...
+    __u32 k;
+    std::memcpy(&k, P(other[0]).addr.data(), 4);
+    fw_ip_entry e{};
+    e.flags = FW_ENTRY_MATCH_SRC;
+    ASSERT_TRUE(fp_->block4().update(k, e).ok());
+    EXPECT_EQ(verdict(other[0]), XDP_PASS);
+    // ...and is found once its home is hinted.
+    uint32_t h = view.home(k);
+    fp_->ft_hints(FW_FT_BLOCK4)[h / 64] |= __u64(1) << (h % 64);
+    EXPECT_EQ(verdict(other[0]), XDP_DROP);
 }
 
 TEST_F(XdpFastTable, TombstonesAreSkippedByProbesAndReused) {

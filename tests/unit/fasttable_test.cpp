@@ -251,7 +251,10 @@ TEST(FastTable, MillionInsertsInMemory) {
     size_t full = 0;
     for (uint32_t i = 0; i < 1000000; ++i)
         full += t.put(0x0A000000u + i * 2654435761u % 0xFFFFFFu, entry(1)) == FastTable<__u32>::Put::Full;
-    EXPECT_LT(full, 10u);  // load 0.48: the probe bound is practically never hit
+    // Load 0.48 with a 16-slot bound: ~0.02% land in the overflow store (the kernel hash), for
+    // every seed; a clustering hash (the first one-multiply version) gave up to 0.25% here.
+    EXPECT_LT(full, 500u);
+    EXPECT_EQ(t.counts().used + full, 1000000u);
 }
 
 }  // namespace

@@ -9,11 +9,14 @@
  *    a power-of-two slot count, written by user space through mmap and read by the program with
  *    array lookups the JIT inlines;
  *  - slot = {key, state (EMPTY / USED / TOMBSTONE), struct fw_ip_entry};
- *  - home slot = multiplicative hash of (key XOR a 128-bit seed) taking the top log2(slots)
- *    bits; the seed is drawn at load by user space (getrandom) so collisions cannot be aimed;
+ *  - home slot = the top log2(slots) bits of a keyed multiply-fold-multiply hash of the key; the seed is drawn at load by user space (getrandom) so collisions cannot be aimed;
  *  - linear probing bounded by FW_FT_MAX_PROBE slots: an entry lives within FW_FT_MAX_PROBE
  *    slots of its home with no EMPTY slot in between; an entry that finds no free slot there
- *    goes to the overflow store, the list's kernel hash map (fw_allow4 ... fw_block6).
+ *    goes to the overflow store, the list's kernel hash map (fw_allow4 ... fw_block6);
+ *  - overflow hints: one bit per home slot (fw_ft_hint_*, mmapped u64 words) set when a key with
+ *    that home went to the overflow hash; a lookup that misses the table consults the hash only
+ *    when its home's bit is set (and the hash is non-empty), so a few overflow entries do not
+ *    put a hash lookup on every passing packet. Stale bits only cost a lookup.
  * Addresses are read as little-endian words of their network-order bytes on both sides (the
  * BPF target is bpfel; user space is x86-64 or arm64). */
 #ifndef FW_FASTTABLE_SHARED_H
@@ -68,12 +71,19 @@ struct fw_ft_config {
 	 * program skips it. Set only by the owner of the lists (IpLists). 0, the load-time value,
 	 * means "consult the hash too", so a writer that only uses the hash map stays correct. */
 	__u32 hash_skip;
-	__u32 pad;
+	/* Bit (1 << fw_ft_table) set = that list's overflow hints are maintained (by IpLists): a
+	 * miss consults the hash only when its home's hint bit is set. Clear (the load-time value)
+	 * = every miss consults the hash unless hash_skip says it is empty. */
+	__u32 hinted;
 };
 
+/* Two multiply rounds with a fold in between: one round (Fibonacci hashing) clustered badly on
+ * arithmetic key sequences for some seeds (thousands of overflows per million keys). */
 static inline __u32 fw_ft_hash4(__u32 key, const __u64 *seed, __u32 shift)
 {
 	__u64 x = ((__u64)key ^ seed[0]) * FW_FT_HASH_K1;
+	x ^= (x >> 32) ^ seed[1];
+	x *= FW_FT_HASH_K2;
 	return (__u32)(x >> shift);
 }
 
@@ -82,6 +92,8 @@ static inline __u32 fw_ft_hash6(__u64 lo, __u64 hi, const __u64 *seed, __u32 shi
 {
 	__u64 x = ((lo ^ seed[0]) * FW_FT_HASH_K1) ^ (hi ^ seed[1]);
 	x *= FW_FT_HASH_K2;
+	x ^= x >> 32;
+	x *= FW_FT_HASH_K1;
 	return (__u32)(x >> shift);
 }
 
