@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_full.hpp"
 #include "bpf_test_run.hpp"
 #include "flywall/guard.h"
 #include "packet_builder.hpp"
@@ -173,14 +174,17 @@ int main(int argc, char** argv) {
     uint32_t repeat = 1000000;
     int runs = 7;
     size_t exact_v4 = 1000000, exact_v6 = 100000, cidr_v4 = 5000, cidr_v6 = 5000, peer_entries = 1000;
+    size_t domains = 1000000;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> unsigned long { return i + 1 < argc ? std::stoul(argv[++i]) : 0; };
         if (a == "--repeat") repeat = static_cast<uint32_t>(next());
         else if (a == "--runs") runs = static_cast<int>(next());
         else if (a == "--exact-v4") exact_v4 = next();
+        else if (a == "--domains") domains = next();
         else if (a == "--help" || a == "-h") {
             std::puts("flywall_bench [--repeat N (1000000)] [--runs N (7, median)] [--exact-v4 N (1000000)]\n"
+                      "              [--domains N (1000000)]\n"
                       "Prints one JSON document: ns/packet beside the floor and the xdp-filter peer.");
             return 0;
         } else return fail("unknown argument " + a);
@@ -281,6 +285,14 @@ int main(int argc, char** argv) {
         {"blocked_v6_cidr", "ours", udp6(cidr6), XDP_DROP, "peer_blocked_v6", {}, {}, "source inside a /48 (trie)"},
     };
 
+    // Issue 3: every XDP feature on (bench_full.cpp); the rows above keep the lists-only config.
+    auto full = bench::prepare_full_feature_bench(*fp, programs.at("floor"), domains, runs);
+    if (!full) return fail("full-feature rows: " + full.error().message());
+    for (auto& s : scenarios)
+        if (s.program == "ours" && !s.setup) s.setup = full->baseline;
+    for (auto& r : full->rows)
+        scenarios.push_back({r.name, "ours", r.packet, r.expect, r.peer_ref, r.target, r.setup, r.note});
+
     // Verdicts first: a benchmark of the wrong path is worthless.
     for (auto& s : scenarios) {
         if (s.setup)
@@ -368,6 +380,7 @@ int main(int argc, char** argv) {
           {open4_guarded, lists.guard4_refs(IpListKind::Block, fw_guard4_slot(parsed(open4_guarded).addr.data()))},
           {open6, lists.guard6_refs(IpListKind::Block, fw_guard6_slot(parsed(open6).addr.data()))}}},
         {"scenarios", rows},
+        {"full_features", full->report},
         {"target_met", {{"per_packet", all_met}, {"load", load_met}, {"all", all_met && load_met}}},
     };
     std::puts(out.dump(2).c_str());

@@ -76,7 +76,7 @@ int xdp_blocklist(struct xdp_md *ctx)
 		fw_flow_key_fill(&fkey, &pkt, ifindex);
 		flow = bpf_map_lookup_elem(&fw_flows, &fkey);
 		if (flow && (flow->flags & FW_FLOW_TRUSTED) && (features & FW_F_TRUSTED_OFFLOAD)) {
-			fw_flow_touch(flow, &pkt, s, fw_now(&clock));
+			fw_flow_touch(flow, &pkt, s);
 			FW_STAT_INC(s, flows_trusted_fastpath);
 			return fw_finish(s, XDP_PASS);
 		}
@@ -98,7 +98,7 @@ int xdp_blocklist(struct xdp_md *ctx)
 		break;
 	}
 
-	if ((features & FW_F_RATE_LIMIT) && fw_ratelimit(&pkt, s, fw_now(&clock), ifindex)) {
+	if ((features & FW_F_RATE_LIMIT) && fw_ratelimit(&pkt, s, &clock, ifindex)) {
 		if (s)
 			s->drop_reason[FW_DROP_RATE_LIMIT]++;
 		return fw_finish(s, XDP_DROP);
@@ -112,9 +112,9 @@ int xdp_blocklist(struct xdp_md *ctx)
 
 	if (features & FW_F_FLOW_TRACKING) {
 		if (flow)
-			fw_flow_touch(flow, &pkt, s, fw_now(&clock));
+			fw_flow_touch(flow, &pkt, s);
 		else
-			fw_flow_create(&fkey, &pkt, s, fw_now(&clock));
+			fw_flow_create(&fkey, &pkt, s, &clock);
 	}
 	return fw_finish(s, XDP_PASS);
 }

@@ -3,15 +3,19 @@
  *
  * 1. The UDP header, DNS header and question are copied (bpf_xdp_load_bytes) into a per-CPU
  *    scratch buffer; only standard queries (QR=0, OPCODE=0) with QDCOUNT=1 are inspected.
- * 2. QNAME is walked label by label (bpf_loop): labels 1..63 bytes, at most 253 characters
- *    (254 wire bytes without the root label), no compression pointers or extended label types
- *    (a query has no earlier name to point to). Anything else is malformed and counted.
- * 3. One right-to-left pass (bpf_loop) lower-cases the name into the key buffer backwards and
- *    hashes it; at every label boundary the key holds the reversed suffix (flywall/dns_hash.h),
- *    so "x.y.ads.example.com" tries com, example.com, ads.example.com, y.ads..., and never
- *    "badads.example.com" against "ads.example.com" (not at a label boundary).
- *    Each candidate: bloom filter (u64 FNV-1a of the key) first, then the exact hash keyed by the
- *    full name; a bloom hit the hash does not confirm is a counted false positive, never a drop.
+ * 2. QNAME is walked label by label (bpf_loop, one callback per label): labels 1..63 bytes, at
+ *    most 253 characters (254 wire bytes without the root label), no compression pointers or
+ *    extended label types (a query has no earlier name to point to). Anything else is
+ *    malformed and counted.
+ * 3. One right-to-left pass over the labels (bpf_loop, one callback per label) extends the key
+ *    hash (flywall/dns_hash.h) by the label's length and its bytes, 8 at a time, lower-cased
+ *    with word arithmetic; after each label the hash is that of the suffix ending there, so
+ *    "x.y.ads.example.com" tries com, example.com, ads.example.com, y.ads..., and never
+ *    "badads.example.com" against "ads.example.com" (not at a label boundary). Each candidate:
+ *    bloom filter first (one peek), then the exact hash keyed by {hash, suffix length} (16
+ *    bytes), then the stored name is compared with the query's suffix; a bloom or hash hit that
+ *    the name does not confirm is a counted false positive, never a drop. Nothing is zeroed or
+ *    copied per candidate.
  * 4. Action (entry's, or fw_cfg.dns_action for FW_DNS_ACTION_GLOBAL): drop, or rewrite the query
  *    in place into an NXDOMAIN answer and XDP_TX it. */
 #ifndef FW_DNS_H
@@ -47,8 +51,9 @@ struct {
 } fw_dns_exact SEC(".maps");
 
 struct fw_dns_scratch {
-	__u8 raw[FW_DNS_RAW];             /* UDP header + DNS header + question, as received */
-	struct fw_dns_key key;            /* reversed lower-cased suffix being tried */
+	/* UDP header + DNS header + question, as received; the tail keeps 8-byte word loads at
+	 * any masked index in bounds. */
+	__u8 raw[FW_DNS_RAW + 64];
 	__u8 starts[FW_DNS_MAX_LABELS];   /* offset in the name of each label's length byte */
 	char dotted[FW_DNS_NAME_MAX];     /* the queried name as text, for events */
 };
@@ -101,38 +106,66 @@ bad:
 /* ---- step 3: right-to-left suffix match ---- */
 struct fw_dns_match_ctx {
 	struct fw_dns_scratch *sc;
-	__u64 h;
-	__u32 name_len;
-	__s32 label;       /* label whose length byte comes next (right to left) */
-	__u32 next_start;  /* its offset in the name */
+	__u64 h;           /* key hash of the suffix tried so far */
+	__u32 name_len;    /* wire bytes of the whole name (no root) */
+	__u32 nlabels;
 	__u32 matched;
 	__u32 action;
 	__u32 false_pos;
 };
+
+/* 8 bytes of raw at a masked offset (the scratch has 64 bytes of slack past FW_DNS_RAW). */
+static __always_inline __u64 fw_dns_word(const struct fw_dns_scratch *sc, __u32 off)
+{
+	return *(const __u64 *)(const void *)&sc->raw[off & (FW_DNS_RAW - 1)];
+}
+
+/* Does the query's suffix at name offset `start` (len wire bytes) equal the stored name? */
+static __always_inline int fw_dns_name_equal(const struct fw_dns_scratch *sc, __u32 start, __u32 len,
+					     const struct fw_dns_entry *e)
+{
+	int k;
+
+#pragma unroll
+	for (k = 0; k < FW_DNS_NAME_MAX / 8; k++) {
+		__u64 m;
+
+		if (8 * k >= len)
+			break;
+		m = fw_dns_word_mask(len - 8 * k);
+		if ((fw_dns_lower8(fw_dns_word(sc, FW_DNS_QNAME + start + 8 * k)) & m) !=
+		    (*(const __u64 *)(const void *)&e->name[8 * k] & m))
+			return 0;
+	}
+	return 1;
+}
 
 static long fw_dns_match_cb(__u32 idx, void *data)
 {
 	struct fw_dns_match_ctx *c = data;
 	struct fw_dns_scratch *sc = c->sc;
 	struct fw_dns_entry *e;
-	__u32 i = c->name_len - 1 - idx;
-	__u8 ch = sc->raw[FW_DNS_IDX(FW_DNS_QNAME + i)];
-	int boundary = (i == c->next_start);
+	struct fw_dns_key key;
+	__u32 start = sc->starts[(c->nlabels - 1 - idx) & (FW_DNS_MAX_LABELS - 1)];
+	__u32 len = sc->raw[FW_DNS_IDX(FW_DNS_QNAME + start)]; /* 1..63: checked by the walk */
+	__u64 h = fw_dns_hash_word(c->h, len);
+	int k;
 
-	if (!boundary)
-		ch = fw_dns_lower(ch);
-	sc->key.name[idx & (FW_DNS_NAME_MAX - 1)] = ch;
-	c->h = fw_dns_hash_step(c->h, ch);
-	if (!boundary)
-		return 0;
-
-	c->label--;
-	c->next_start = c->label >= 0 ? sc->starts[c->label & (FW_DNS_MAX_LABELS - 1)] : 0xFFFF;
-	if (bpf_map_peek_elem(&fw_dns_bloom, &c->h) != 0)
+#pragma unroll
+	for (k = 0; k < 8; k++) {
+		if (8 * k >= len)
+			break;
+		h = fw_dns_hash_word(h, fw_dns_lower8(fw_dns_word(sc, FW_DNS_QNAME + start + 1 + 8 * k)) &
+					     fw_dns_word_mask(len - 8 * k));
+	}
+	c->h = h;
+	if (bpf_map_peek_elem(&fw_dns_bloom, &h) != 0)
 		return 0; /* certainly not blocked */
-	sc->key.len = idx + 1;
-	e = bpf_map_lookup_elem(&fw_dns_exact, &sc->key);
-	if (!e) {
+	key.hash = h;
+	key.len = c->name_len - start;
+	key.pad = 0;
+	e = bpf_map_lookup_elem(&fw_dns_exact, &key);
+	if (!e || !fw_dns_name_equal(sc, start, key.len, e)) {
 		c->false_pos++;
 		return 0;
 	}
@@ -350,13 +383,11 @@ static __always_inline int fw_dns_check(struct xdp_md *ctx, const struct fw_pkt 
 	if (pc.nlabels == 0)
 		return FW_DNS_CONTINUE; /* the root: nothing to match */
 
-	__builtin_memset(&sc->key, 0, sizeof(sc->key));
 	mc.sc = sc;
-	mc.h = FW_DNS_FNV_OFFSET;
+	mc.h = FW_DNS_HASH_SEED;
 	mc.name_len = pc.pos;
-	mc.label = (__s32)pc.nlabels - 1;
-	mc.next_start = sc->starts[mc.label & (FW_DNS_MAX_LABELS - 1)];
-	bpf_loop(pc.pos, fw_dns_match_cb, &mc, 0);
+	mc.nlabels = pc.nlabels;
+	bpf_loop(pc.nlabels, fw_dns_match_cb, &mc, 0);
 	FW_STAT_ADD(s, dns_bloom_false_positive, mc.false_pos);
 	if (!mc.matched)
 		return FW_DNS_CONTINUE;

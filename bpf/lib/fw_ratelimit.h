@@ -13,6 +13,7 @@
 #include "fw_parse.h"
 #include "fw_gcra.h"
 #include "fw_events.h"
+#include "fw_iplist.h" /* fw_clock */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -60,12 +61,15 @@ static __always_inline int fw_rl_any_limit(void)
 	       fw_cfg.rl_udp_pps;
 }
 
-/* Returns 1 when the packet is over a limit (caller drops it). */
-static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats *s, __u64 now,
-					__u32 ifindex)
+/* Returns 1 when the packet is over a limit (caller drops it). Clocks: buckets with a window
+ * of at least FW_COARSE_MIN_WINDOW_TICKS ticks use the cheap coarse clock, shorter ones the
+ * exact one (read at most once per packet, through `clock`); see fw_gcra.h. */
+static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats *s,
+					struct fw_clock *clock, __u32 ifindex)
 {
 	struct fw_rl_key key = {};
 	struct fw_rl_state *st;
+	__u64 coarse, now;
 	__u32 reason;
 	int over = 0;
 
@@ -82,36 +86,41 @@ static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats 
 		if (!st)
 			return 0; /* map full of in-flight inserts: fail open */
 	}
+	coarse = fw_coarse_now();
 
 	if (p->l4_proto == IPPROTO_TCP && p->has_l4 &&
 	    (p->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK)) == FW_TCP_SYN && fw_cfg.rl_syn_pps) {
-		if (!fw_bucket_take(&st->syn.tat_ns, now, 1, fw_cfg.rl_syn_pps, fw_cfg.rl_syn_burst)) {
+		if (!fw_bucket_take_auto(&st->syn.tat_ns, 1, fw_cfg.rl_syn_pps, fw_cfg.rl_syn_burst, coarse,
+					 fw_now(clock))) {
 			FW_STAT_INC(s, rl_limited_syn);
 			reason = FW_RL_SYN;
 			over = 1;
 		}
 	} else if ((p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6) &&
 		   fw_cfg.rl_icmp_pps) {
-		if (!fw_bucket_take(&st->icmp.tat_ns, now, 1, fw_cfg.rl_icmp_pps,
-				    fw_cfg.rl_icmp_burst)) {
+		if (!fw_bucket_take_auto(&st->icmp.tat_ns, 1, fw_cfg.rl_icmp_pps,
+					 fw_cfg.rl_icmp_burst, coarse, fw_now(clock))) {
 			FW_STAT_INC(s, rl_limited_icmp);
 			reason = FW_RL_ICMP;
 			over = 1;
 		}
 	} else if (p->l4_proto == IPPROTO_UDP && fw_cfg.rl_udp_pps) {
-		if (!fw_bucket_take(&st->udp.tat_ns, now, 1, fw_cfg.rl_udp_pps, fw_cfg.rl_udp_burst)) {
+		if (!fw_bucket_take_auto(&st->udp.tat_ns, 1, fw_cfg.rl_udp_pps, fw_cfg.rl_udp_burst, coarse,
+					 fw_now(clock))) {
 			FW_STAT_INC(s, rl_limited_udp);
 			reason = FW_RL_UDP;
 			over = 1;
 		}
 	}
 	if (!over && fw_cfg.rl_pps &&
-	    !fw_bucket_take(&st->pkt.tat_ns, now, 1, fw_cfg.rl_pps, fw_cfg.rl_burst_packets)) {
+	    !fw_bucket_take_auto(&st->pkt.tat_ns, 1, fw_cfg.rl_pps, fw_cfg.rl_burst_packets, coarse,
+				 fw_now(clock))) {
 		reason = FW_RL_PACKETS;
 		over = 1;
 	}
 	if (!over && fw_cfg.rl_bps &&
-	    !fw_bucket_take(&st->byte.tat_ns, now, p->len, fw_cfg.rl_bps, fw_cfg.rl_burst_bytes)) {
+	    !fw_bucket_take_auto(&st->byte.tat_ns, p->len, fw_cfg.rl_bps, fw_cfg.rl_burst_bytes, coarse,
+				 fw_now(clock))) {
 		reason = FW_RL_BYTES;
 		over = 1;
 	}
@@ -121,9 +130,10 @@ static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats 
 	__sync_fetch_and_add(&st->limited, 1);
 	FW_STAT_INC(s, rl_limited);
 	/* One event per source per second: a flood must not spend the whole event budget. */
+	now = coarse;
 	if ((fw_cfg.features & FW_F_EVENTS) && now - st->last_event_ns >= FW_NSEC_PER_SEC) {
 		st->last_event_ns = now;
-		fw_event_emit(s, p, FW_EV_RATE_LIMITED, ifindex, reason, now);
+		fw_event_emit(s, p, FW_EV_RATE_LIMITED, ifindex, reason, fw_now(clock));
 	}
 	return 1;
 }

@@ -2,8 +2,9 @@
 // shared with the kernel (bpf/include/flywall/dns_hash.h), and the table that keeps the bloom
 // prefilter and the exact hash in step.
 //
-// A blocked domain blocks itself and every subdomain. Keys are the lower-cased wire-format
-// name written backwards; the bloom filter holds FNV-1a-64 of those key bytes.
+// A blocked domain blocks itself and every subdomain. Keys are {hash, wire length} of the
+// lower-cased wire-format name, the hash taken over the labels right to left
+// (flywall/dns_hash.h); the bloom filter holds the hash; the exact entry stores the name.
 #pragma once
 
 #include <cstdint>
@@ -30,12 +31,12 @@ inline constexpr size_t kMaxLabelLength = 63;
 Result<std::string> normalize_domain(std::string_view text);
 // Wire format of a (normalized or not) name, with the root label: for building queries.
 Result<std::vector<uint8_t>> domain_to_wire(std::string_view text);
-// The kernel key of a domain (reversed lower-cased wire format, zero padded).
+// The kernel key of a domain: {fw_dns_name_hash of the lower-cased wire name, its length}.
 Result<fw_dns_key> domain_key(std::string_view text);
-// Bloom filter value of a key: FNV-1a 64 over key.name[0, key.len).
+// Bloom filter value of a key: its hash.
 uint64_t domain_bloom_hash(const fw_dns_key& key);
-// Inverse of domain_key (for listing); returns the dotted name.
-Result<std::string> domain_from_key(const fw_dns_key& key);
+// The dotted name an exact entry stores (for listing).
+Result<std::string> domain_from_entry(const fw_dns_entry& entry);
 
 enum class DomainAction : uint32_t {
     Drop = FW_DNS_ACTION_DROP,
@@ -65,9 +66,12 @@ public:
     static DomainBlocklist of(const XdpFastPath& fp);
 
     // Bloom first, then the exact entry: a query sees the domain blocked once add() returns.
+    // Fails (writing nothing) when another listed name has the same 64-bit key hash.
     Status add(const DomainRule& rule);
-    // Validates everything first (nothing is written on a bad name), then writes in batches.
-    // Returns the number of entries written.
+    // Validates everything first (nothing is written on a bad name or on two names of one key
+    // hash inside the batch), then writes in batches. Returns the number of entries written.
+    // A name whose key hash equals one listed by an earlier call replaces it (probability
+    // ~n^2/2^65 over n names: about 3e-8 for a million).
     Result<size_t> add_many(std::span<const DomainRule> rules);
     // Removes the exact entry (the bloom filter cannot forget; the stale bits only cost an
     // exact-hash lookup, counted as dns_bloom_false_positive). Returns whether it existed.

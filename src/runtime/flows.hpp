@@ -20,7 +20,9 @@ namespace flywall {
 
 class XdpFastPath;
 
-// CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns().
+// CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). Flow timestamps are taken with
+// bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE: the same clock as of the last tick), so a
+// flow's last_seen_ns can lag this by up to one tick (1/HZ); idle expiry works in seconds.
 uint64_t monotonic_ns();
 
 struct FlowEntry {

@@ -3,6 +3,10 @@
 // with existing flows always updated, idle expiry, listing, occupancy and the eviction estimate.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <ctime>
+#include <thread>
+
 #include "runtime/flows.hpp"
 #include "xdp_feature_util.hpp"
 
@@ -43,7 +47,10 @@ protected:
 
 TEST_F(XdpFlow, CountersAndFlagsOverSeveralPackets) {
     auto table = FlowTable::of(*fp_);
-    uint64_t before = monotonic_ns();
+    // Flow timestamps are CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns), the same clock.
+    timespec coarse{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse);
+    uint64_t before = uint64_t(coarse.tv_sec) * 1000000000ull + uint64_t(coarse.tv_nsec);
     EXPECT_EQ(run_verdict(*fp_, tcp4("198.18.0.1", 1111, 0x02, 64)), XDP_PASS);
     EXPECT_EQ(run_verdict(*fp_, tcp4("198.18.0.1", 1111, 0x10, 100)), XDP_PASS);
     EXPECT_EQ(run_verdict(*fp_, tcp4("198.18.0.1", 1111, 0x18, 200)), XDP_PASS);
@@ -135,8 +142,12 @@ TEST_F(XdpFlow, ListExpireOccupancyAndEvictionEstimate) {
     auto table = FlowTable::of(*fp_);
     auto s0 = table.sample();
     ASSERT_TRUE(s0.ok());
-    for (int i = 0; i < 10; ++i)
+    for (int i = 0; i < 10; ++i) {
+        // Timestamps have tick resolution (CLOCK_MONOTONIC_COARSE): let a few ticks pass
+        // before the last flow so that it is the most recent one.
+        if (i == 9) std::this_thread::sleep_for(std::chrono::milliseconds(30));
         run_verdict(*fp_, tcp4("198.18.0.5", static_cast<uint16_t>(100 + i), 0x10, 64 + 10 * i));
+    }
     auto by_bytes = table.list(3, FlowSort::Bytes);
     ASSERT_TRUE(by_bytes.ok());
     ASSERT_EQ(by_bytes->size(), 3u);

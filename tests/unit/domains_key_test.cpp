@@ -1,23 +1,19 @@
-// Domain names for the DNS blocklist: validation limits, the reversed wire-format key shared with
-// the kernel, its FNV-1a bloom hash (known answers computed independently here), round trips.
+// Domain names for the DNS blocklist: validation limits, the {hash, length} key shared with the
+// kernel (hash checked against a bytewise reference written here), word lower-casing against
+// the bytewise one, entry names round-tripping.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
+
+#include "flywall/dns_hash.h"
 
 #include "runtime/domains.hpp"
 
 using namespace flywall;
 
 namespace {
-
-uint64_t fnv1a(const std::string& bytes) {
-    uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : bytes) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 TEST(DomainNormalize, LowerCasesAndStripsTrailingDot) {
     auto n = normalize_domain("Ads.Example.COM.");
@@ -41,56 +37,90 @@ TEST(DomainNormalize, LimitsAndBadInputTable) {
     for (const auto& c : cases) EXPECT_EQ(normalize_domain(c.name).ok(), c.ok) << c.name;
 }
 
-TEST(DomainKey, IsReversedLowerCasedWireFormatWithoutRoot) {
+// Reference key hash written independently of flywall/dns_hash.h's word tricks: labels right
+// to left, each as its length then its bytes lower-cased one by one, packed 8 to a word.
+uint64_t mix(uint64_t h, uint64_t w) {
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 32);
+}
+uint64_t reference_hash(const std::vector<std::string>& labels) {
+    uint64_t h = 0x6a09e667f3bcc909ull;
+    for (auto it = labels.rbegin(); it != labels.rend(); ++it) {
+        h = mix(h, it->size());
+        for (size_t k = 0; k < it->size(); k += 8) {
+            uint64_t w = 0;
+            for (size_t i = 0; i < 8 && k + i < it->size(); ++i) {
+                unsigned char c = static_cast<unsigned char>((*it)[k + i]);
+                if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c + 32);
+                w |= uint64_t(c) << (8 * i);
+            }
+            h = mix(h, w);
+        }
+    }
+    return h;
+}
+
+TEST(DomainKey, IsHashAndLengthOfLowerCasedWireFormatWithoutRoot) {
     auto k = domain_key("ADS.example.com");
     ASSERT_TRUE(k.ok());
-    const std::string wire = std::string("\3ads\7example\3com");
-    const std::string reversed(wire.rbegin(), wire.rend());
-    ASSERT_EQ(k->len, wire.size());
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(k->name), k->len), reversed);
-    for (size_t i = k->len; i < sizeof(k->name); ++i) ASSERT_EQ(k->name[i], 0) << "zero padded at " << i;
+    EXPECT_EQ(k->len, std::string("\3ads\7example\3com").size());
+    EXPECT_EQ(k->hash, reference_hash({"ads", "example", "com"}));
+    EXPECT_EQ(k->pad, 0u);
+    EXPECT_EQ(domain_bloom_hash(*k), k->hash);
+    const std::string long_label(63, 'Q');
+    auto l = domain_key(long_label + ".Test");
+    ASSERT_TRUE(l.ok());
+    EXPECT_EQ(l->hash, reference_hash({long_label, "test"}));
 }
 
-TEST(DomainKey, SuffixKeyIsPrefixOfSubdomainKey) {
-    auto parent = domain_key("ads.example.com");
-    auto child = domain_key("x.y.ads.example.com");
-    ASSERT_TRUE(parent.ok() && child.ok());
-    EXPECT_EQ(std::memcmp(parent->name, child->name, parent->len), 0);
-    auto other = domain_key("badads.example.com");
-    ASSERT_TRUE(other.ok());
-    EXPECT_NE(std::memcmp(parent->name, other->name, parent->len), 0) << "no match inside a label";
+TEST(DomainKey, CaseInsensitiveAndBoundaryAware) {
+    auto a = domain_key("ads.example.com"), b = domain_key("AdS.ExAmPlE.CoM"), c = domain_key("badads.example.com");
+    auto d = domain_key("ads.example.co"), e = domain_key("adsexample.com");
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok() && e.ok());
+    EXPECT_EQ(a->hash, b->hash);
+    EXPECT_NE(a->hash, c->hash);
+    EXPECT_NE(a->hash, d->hash);
+    EXPECT_NE(a->hash, e->hash);
 }
 
-TEST(DomainKey, BloomHashKnownAnswers) {
-    for (const char* d : {"com", "ads.example.com", "x.y.ads.example.com"}) {
-        auto k = domain_key(d);
-        ASSERT_TRUE(k.ok());
-        EXPECT_EQ(domain_bloom_hash(*k), fnv1a(std::string(reinterpret_cast<const char*>(k->name), k->len))) << d;
+TEST(DomainKey, WordLowerCaseMatchesBytewiseForEveryByte) {
+    for (unsigned v = 0; v < 256; ++v) {
+        for (int pos = 0; pos < 8; ++pos) {
+            uint64_t w = 0x5A41617A405B7F80ull ^ (uint64_t(v) << (8 * pos));  // neighbours near the edges
+            uint64_t expect = 0;
+            for (int i = 0; i < 8; ++i) expect |= uint64_t(fw_dns_lower(uint8_t(w >> (8 * i)))) << (8 * i);
+            ASSERT_EQ(fw_dns_lower8(w), expect) << "byte " << v << " at " << pos;
+        }
     }
-    // FNV-1a-64 reference value for "a" (published test vector: af63dc4c8601ec8c).
-    EXPECT_EQ(fnv1a("a"), 0xaf63dc4c8601ec8cull);
-    auto a = domain_key("a");
-    ASSERT_TRUE(a.ok());
-    EXPECT_EQ(domain_bloom_hash(*a), fnv1a(std::string("a\1", 2)));
 }
 
-TEST(DomainKey, RoundTripsAndWireFormat) {
+TEST(DomainKey, MalformedWireHashesToZero) {
+    const uint8_t bad_len[] = {3, 'a', 'b'};
+    const uint8_t zero_label[] = {0, 1, 'a'};
+    const uint8_t long_label[] = {64, 'a'};
+    EXPECT_EQ(fw_dns_name_hash(bad_len, sizeof(bad_len)), 0u);
+    EXPECT_EQ(fw_dns_name_hash(zero_label, sizeof(zero_label)), 0u);
+    EXPECT_EQ(fw_dns_name_hash(long_label, sizeof(long_label)), 0u);
+}
+
+TEST(DomainKey, EntryNameRoundTripsAndWireFormat) {
     for (const char* d : {"a", "ads.example.com", "x_y.z-1.test"}) {
-        auto k = domain_key(d);
-        ASSERT_TRUE(k.ok());
-        auto back = domain_from_key(*k);
+        auto w = domain_to_wire(d);
+        ASSERT_TRUE(w.ok());
+        fw_dns_entry e{};
+        std::copy(w->begin(), w->end() - 1, e.name);
+        auto back = domain_from_entry(e);
         ASSERT_TRUE(back.ok()) << back.error().message();
         EXPECT_EQ(*back, d);
     }
     auto w = domain_to_wire("Ab.c");
     ASSERT_TRUE(w.ok());
     EXPECT_EQ(*w, (std::vector<uint8_t>{2, 'a', 'b', 1, 'c', 0}));
-    fw_dns_key bad{};
-    bad.len = 3;
-    bad.name[0] = 'x';
-    bad.name[1] = 'y';
-    bad.name[2] = 9;  // reversed: label of 9 with 2 bytes
-    EXPECT_FALSE(domain_from_key(bad).ok());
+    fw_dns_entry bad{};
+    bad.name[0] = 64;  // label longer than 63
+    EXPECT_FALSE(domain_from_entry(bad).ok());
+    fw_dns_entry empty{};
+    EXPECT_FALSE(domain_from_entry(empty).ok());
 }
 
 TEST(DomainAction, ParsesAndPrints) {

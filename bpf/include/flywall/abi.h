@@ -176,11 +176,13 @@ struct fw_stats {
 };
 
 /* ---- DNS blocklist ---- */
-/* Key of the exact domain hash and of the bloom filter: the lower-cased wire-format name of the
- * blocked domain (length-prefixed labels, no trailing root label) zero-padded, plus its length. */
+/* Key of the exact domain hash: {hash, len} of the lower-cased wire-format name of the blocked
+ * domain (length-prefixed labels, no trailing root label); hash as flywall/dns_hash.h defines it
+ * (also the bloom filter's value). 16 bytes, so a lookup hashes and compares 16 bytes. */
 struct fw_dns_key {
-	__u32 len;
-	__u8 name[FW_DNS_NAME_MAX];
+	__u64 hash;
+	__u32 len;        /* wire bytes of the name */
+	__u32 pad;        /* 0 */
 };
 
 struct fw_dns_entry {
@@ -188,6 +190,9 @@ struct fw_dns_entry {
 	__u64 expires_ns;
 	__u32 action;     /* fw_dns_action; applies per domain */
 	__u32 source_id;
+	/* The name itself (lower-cased wire format, no root label, zero padded): the program
+	 * compares it with the query before acting, so a hash collision never blocks a name. */
+	__u8 name[FW_DNS_NAME_MAX];
 };
 
 /* ---- rate limiter (LRU hash, separate from the lists so a flood cannot evict them) ---- */
@@ -241,7 +246,7 @@ enum fw_flow_flag {
 };
 
 struct fw_flow_value {
-	__u64 first_seen_ns;
+	__u64 first_seen_ns;  /* CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns): 1/HZ resolution */
 	__u64 last_seen_ns;
 	__u64 packets;
 	__u64 bytes;
