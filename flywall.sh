@@ -167,7 +167,7 @@ suite_kernel() {
 suite_int() {
   local sel="${1:-31-ebpf}"
   configure "$BUILD"
-  cmake --build "$BUILD" -j"$JOBS" --target flywall
+  cmake --build "$BUILD" -j"$JOBS" --target flywall xdp_lab
   local files=()
   if [ -f "$ROOT/tests/int/$sel" ]; then files=("$ROOT/tests/int/$sel")
   elif [ -d "$ROOT/tests/int/$sel" ]; then mapfile -t files < <(ls "$ROOT/tests/int/$sel"/[0-9]*.sh 2>/dev/null | sort)
