@@ -71,9 +71,6 @@ FW_DEFINE_FT(fw_ft_hint_allow6, __u64, FW_FT_SLOTS6_DEFAULT / 64);
 FW_DEFINE_FT(fw_ft_hint_block6, __u64, FW_FT_SLOTS6_DEFAULT / 64);
 
 #define FW_FT_LOAD(x) (*(volatile typeof(x) *)&(x))
-/* Keeps clang from folding the slot offset of &s->e into a pointer shared with the hash path
- * (the verifier then saw a hash value accessed at slot offsets). */
-#define FW_FT_OPAQUE(p) asm volatile("" : "+r"(p))
 
 #define FW_FT_NONE  0xFFFFFFFFu /* not in the table, not in the overflow hash */
 #define FW_FT_MAYBE 0xFFFFFFFEu /* not in the table; the overflow hash may hold it */
@@ -144,14 +141,13 @@ __noinline __u32 fw_ft_probe_block6(__u64 lo, __u64 hi)
 #define FW_FT_RESOLVE(table, hash, keyp, idx, slot_t, use)                     \
 	({                                                                      \
 		int __r = 0;                                                    \
-		if ((idx) == FW_FT_MAYBE) {                                     \
+		__u32 __i = (idx); /* evaluated once: it is the probe call */   \
+		if (__i == FW_FT_MAYBE) {                                       \
 			struct fw_ip_entry *e = bpf_map_lookup_elem(hash, keyp); \
 			__r = (use);                                            \
-		} else if ((idx) != FW_FT_NONE) {                               \
-			__u32 __i = (idx);                                      \
+		} else if (__i != FW_FT_NONE) {                                 \
 			slot_t *__s = bpf_map_lookup_elem(&table, &__i);        \
 			struct fw_ip_entry *e = __s ? &__s->e : NULL;           \
-			/* no barrier needed: separate use per path */         \
 			__r = (use);                                            \
 		}                                                               \
 		__r;                                                            \
