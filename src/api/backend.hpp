@@ -60,6 +60,14 @@ public:
     // Default TTL for entries added without one (config blocklist.default_ttl).
     virtual std::optional<std::chrono::seconds> default_ttl() = 0;
 
+    // Learning engine (docs/API.md "Learning engine"). A backend without it answers ENOTSUP.
+    virtual Result<nlohmann::json> learning() { return no_learning(); }
+    virtual Result<nlohmann::json> learning_decide(std::uint64_t /*id*/, bool /*apply*/) { return no_learning(); }
+    virtual Result<nlohmann::json> learning_auto_apply(bool /*on*/) { return no_learning(); }
+    static Result<nlohmann::json> no_learning() {
+        return Error::from_errno(ENOTSUP, "the learning engine is not available from this backend");
+    }
+
     // A live event stream for one SSE client; nullptr when events are unavailable.
     virtual std::shared_ptr<Subscription> subscribe_events(const std::string& client) = 0;
     virtual void unsubscribe_events(const std::shared_ptr<Subscription>& sub) = 0;

@@ -25,6 +25,10 @@ public:
     Result<nlohmann::json> flows(std::size_t limit) override;
     nlohmann::json health() override;
     std::optional<std::chrono::seconds> default_ttl() override;
+    // learning_routes.cpp
+    Result<nlohmann::json> learning() override;
+    Result<nlohmann::json> learning_decide(std::uint64_t id, bool apply) override;
+    Result<nlohmann::json> learning_auto_apply(bool on) override;
     std::shared_ptr<Subscription> subscribe_events(const std::string& client) override;
     void unsubscribe_events(const std::shared_ptr<Subscription>& sub) override;
 

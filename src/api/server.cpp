@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "api/entries.hpp"
+#include "api/learning_routes.hpp"
 #include "api/metrics.hpp"
 #include "api/token.hpp"
 
@@ -323,6 +324,8 @@ void ApiServer::routes() {
         if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
         send_bulk(res, be.add_domains(parsed.entries), "added");
     });
+
+    register_learning_routes(srv, be);
 
     // ---- flows, health, metrics ----
     srv.Get("/api/ebpf/flows", [&be](const httplib::Request& req, httplib::Response& res) {

@@ -94,6 +94,7 @@ Status Manager::init(config::Config cfg) {
     lists_.emplace(*xdp_);
     domains_.emplace(DomainBlocklist::of(*xdp_));
     flows_.emplace(FlowTable::of(*xdp_));
+    init_learning();  // before the features: the learning_engine hook switches it
     FW_TRY(register_features());
     FW_TRY(coordinator_.configure(cfg.ebpf.features));
 
@@ -112,6 +113,7 @@ Status Manager::init(config::Config cfg) {
     FW_TRY_ASSIGN(auto source, RingBufferSource::create(rings));
     events_ = std::make_unique<EventProcessor>(std::move(source));
     FW_TRY(events_->start());
+    start_learning_runner();
     if (cfg.events.log_file) {
         FW_TRY_ASSIGN(event_log_, JsonLinesLog::open(*events_, *cfg.events.log_file));
     }
@@ -148,6 +150,7 @@ Status Manager::register_features() {
     for (const auto& f : coordinator_.features()) {
         const std::string name = f.name;
         FW_TRY(coordinator_.set_apply_hook(name, [this, name](bool enabled) -> Status {
+            if (name == "learning_engine") return set_learning_enabled(enabled);  // user space only
             // Under reload the new config is in place before features are applied.
             FeatureBinding b = [&] {
                 std::lock_guard lk(bind_mu_);
@@ -414,6 +417,7 @@ Status Manager::tick() {
             result = std::move(st).error();
         }
     }
+    tick_learning();  // without mu_: the engine's blocklist takes it
     std::lock_guard lk(mu_);
     if (lists_) {
         auto r = lists_->reap_expired();
@@ -433,6 +437,7 @@ Status Manager::tick() {
 }
 
 void Manager::stop() {
+    stop_learning();  // before mu_: the runner's thread may be waiting for it
     std::lock_guard lk(mu_);
     if (stopped_) return;
     stopped_ = true;

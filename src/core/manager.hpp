@@ -29,6 +29,7 @@
 #include "core/coordinator.hpp"
 #include "core/event_processor.hpp"
 #include "core/governor.hpp"
+#include "core/learning_engine.hpp"
 #include "runtime/domains.hpp"
 #include "runtime/flows.hpp"
 #include "runtime/hooks.hpp"
@@ -120,6 +121,12 @@ public:
     std::shared_ptr<Subscription> subscribe_events(const std::string& name, std::size_t capacity = 1024);
     void unsubscribe_events(const std::shared_ptr<Subscription>& sub);
 
+    // Learning engine (core/learning_engine.hpp; manager_learning.cpp): the GET
+    // /api/ebpf/learning view, apply/reject of a proposal, the auto-apply switch.
+    Result<nlohmann::json> learning_view() const;
+    Result<nlohmann::json> learning_decide(std::uint64_t id, bool apply);
+    Result<nlohmann::json> learning_set_auto_apply(bool on);
+
 private:
     Manager() = default;
     Status init(config::Config cfg);
@@ -164,6 +171,15 @@ private:
     std::unique_ptr<Governor> governor_;
     std::unique_ptr<EventProcessor> events_;
     std::unique_ptr<JsonLinesLog> event_log_;
+    // Learning engine: built before the features are configured, fed once events_ runs.
+    void init_learning();
+    Status set_learning_enabled(bool enabled);
+    void start_learning_runner();
+    void stop_learning();
+    void tick_learning();
+    std::unique_ptr<LearningBlocklist> learning_blocklist_;
+    std::unique_ptr<LearningEngine> learning_;
+    std::unique_ptr<LearningRunner> learning_runner_;
 
     mutable std::mutex err_mu_;
     std::vector<std::string> last_errors_;
