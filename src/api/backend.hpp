@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.hpp"
+#include "config/tc_rules.hpp"
 #include "core/event_processor.hpp"
 #include "runtime/domains.hpp"
 #include "runtime/iplists.hpp"
@@ -60,6 +61,20 @@ public:
     // Default TTL for entries added without one (config blocklist.default_ttl).
     virtual std::optional<std::chrono::seconds> default_ttl() = 0;
 
+    // Socket monitors (docs/API.md "Devices, TLS, DNS"). A backend without them answers ENOTSUP.
+    virtual Result<nlohmann::json> devices() { return unsupported("socket monitors"); }
+    virtual Result<nlohmann::json> tls_hellos() { return unsupported("socket monitors"); }
+    virtual Result<nlohmann::json> dns() { return unsupported("socket monitors"); }
+
+    // QoS rules and IPS patterns of the TC classifier, by name. add_* replaces a rule or
+    // pattern of the same name; remove_* answers ENOENT for an unknown name.
+    virtual Result<nlohmann::json> qos_rules() { return unsupported("QoS rules"); }
+    virtual Result<nlohmann::json> add_qos_rule(const config::QosRuleConfig&) { return unsupported("QoS rules"); }
+    virtual Status remove_qos_rule(const std::string&) { return unsupported("QoS rules").error(); }
+    virtual Result<nlohmann::json> ips_patterns() { return unsupported("IPS patterns"); }
+    virtual Result<nlohmann::json> add_ips_pattern(const config::IpsPatternConfig&) { return unsupported("IPS patterns"); }
+    virtual Status remove_ips_pattern(const std::string&) { return unsupported("IPS patterns").error(); }
+
     // Learning engine (docs/API.md "Learning engine"). A backend without it answers ENOTSUP.
     virtual Result<nlohmann::json> learning() { return no_learning(); }
     virtual Result<nlohmann::json> learning_decide(std::uint64_t /*id*/, bool /*apply*/) { return no_learning(); }
@@ -71,6 +86,11 @@ public:
     // A live event stream for one SSE client; nullptr when events are unavailable.
     virtual std::shared_ptr<Subscription> subscribe_events(const std::string& client) = 0;
     virtual void unsubscribe_events(const std::shared_ptr<Subscription>& sub) = 0;
+
+protected:
+    static Result<nlohmann::json> unsupported(const std::string& what) {
+        return Error::from_errno(ENOTSUP, what + " are not available from this backend");
+    }
 };
 
 }  // namespace flywall::api

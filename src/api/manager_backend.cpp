@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
 
+#include "api/tc_entries.hpp"
 #include "flywall/abi.h"
 
 namespace flywall::api {
@@ -283,5 +284,129 @@ std::shared_ptr<Subscription> ManagerBackend::subscribe_events(const std::string
 }
 
 void ManagerBackend::unsubscribe_events(const std::shared_ptr<Subscription>& sub) { m_.unsubscribe_events(sub); }
+
+// ---- socket monitors ----
+
+Result<json> ManagerBackend::devices() {
+    FW_TRY_ASSIGN(auto devs, m_.devices());
+    json arr = json::array();
+    for (const auto& d : devs) {
+        json ips = json::array();
+        for (std::uint32_t ip : d.ipv4) {
+            char buf[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &ip, buf, sizeof buf);
+            ips.push_back(buf);
+        }
+        arr.push_back({{"mac", mac_to_string(d.mac)},
+                       {"hostname", d.hostname},
+                       {"vendor_class", d.vendor_class},
+                       {"fingerprint", d.fingerprint},
+                       {"last_dhcp_type", d.last_dhcp_type},
+                       {"ips", ips},
+                       {"first_seen_ns", d.first_seen_ns},
+                       {"last_seen_ns", d.last_seen_ns}});
+    }
+    return json{{"devices", arr}, {"count", devs.size()}};
+}
+
+Result<json> ManagerBackend::tls_hellos() {
+    FW_TRY_ASSIGN(auto hellos, m_.tls_hellos());
+    json arr = json::array();
+    for (const auto& h : hellos) {
+        arr.push_back({{"ts_ns", h.ts_ns},
+                       {"src", h.src},
+                       {"dst", h.dst},
+                       {"sport", h.sport},
+                       {"dport", h.dport},
+                       {"sni", h.sni},
+                       {"ja3", h.ja3},
+                       {"ja3_hash", h.ja3_hash}});
+    }
+    return json{{"hellos", arr}, {"count", hellos.size()}, {"max", Manager::kRecentMax}};
+}
+
+Result<json> ManagerBackend::dns() {
+    FW_TRY_ASSIGN(auto r, m_.dns());
+    json qt = json::object(), rc = json::object(), recent = json::array();
+    for (const auto& [k, v] : r.qtypes) qt[std::to_string(k)] = v;
+    for (const auto& [k, v] : r.rcodes) rc[std::to_string(k)] = v;
+    for (const auto& m : r.recent) {
+        recent.push_back({{"ts_ns", m.ts_ns},
+                          {"response", m.response},
+                          {"client", m.client},
+                          {"server", m.server},
+                          {"name", m.name},
+                          {"qtype", m.qtype},
+                          {"rcode", m.rcode}});
+    }
+    return json{{"stats",
+                 {{"packets", r.stats.packets},
+                  {"dns_packets", r.stats.dns_packets},
+                  {"queries", r.stats.queries},
+                  {"responses", r.stats.responses},
+                  {"malformed", r.stats.malformed},
+                  {"records", r.stats.records},
+                  {"ring_full", r.stats.ring_full}}},
+                {"qtypes", qt},
+                {"rcodes", rc},
+                {"recent", recent}};
+}
+
+// ---- QoS rules and IPS patterns ----
+
+Result<json> ManagerBackend::qos_rules() {
+    FW_TRY_ASSIGN(auto rules, m_.qos_rules());
+    json arr = json::array();
+    for (const auto& r : rules) {
+        json j = to_json(r.rule);
+        j["source"] = r.from_config ? "config" : "api";
+        arr.push_back(std::move(j));
+    }
+    return json{{"rules", arr}, {"count", rules.size()}};
+}
+
+Result<json> ManagerBackend::add_qos_rule(const config::QosRuleConfig& rule) {
+    FW_TRY(m_.add_qos_rule(rule));
+    return to_json(rule);
+}
+
+Status ManagerBackend::remove_qos_rule(const std::string& name) {
+    FW_TRY_ASSIGN(bool existed, m_.remove_qos_rule(name));
+    if (!existed) return Error::from_errno(ENOENT, "no QoS rule \"" + name + "\"");
+    return {};
+}
+
+Result<json> ManagerBackend::ips_patterns() {
+    FW_TRY_ASSIGN(auto pats, m_.ips_patterns());
+    json arr = json::array();
+    for (const auto& p : pats) {
+        json j = to_json(p.pattern);
+        j["id"] = p.id;
+        j["source"] = p.from_config ? "config" : "api";
+        arr.push_back(std::move(j));
+    }
+    json j{{"patterns", arr}, {"count", pats.size()}};
+    auto st = m_.tc_stats();
+    if (st.ok())
+        j["stats"] = {{"scanned", st->ips_scanned},
+                      {"bytes_scanned", st->ips_bytes_scanned},
+                      {"alerts", st->ips_alerts},
+                      {"drops", st->ips_drops},
+                      {"cached_drops", st->ips_cached_drops}};
+    return j;
+}
+
+Result<json> ManagerBackend::add_ips_pattern(const config::IpsPatternConfig& pattern) {
+    FW_TRY_ASSIGN(auto id, m_.add_ips_pattern(pattern));
+    json j = to_json(pattern);
+    j["id"] = id;
+    return j;
+}
+
+Status ManagerBackend::remove_ips_pattern(const std::string& name) {
+    FW_TRY_ASSIGN(bool existed, m_.remove_ips_pattern(name));
+    if (!existed) return Error::from_errno(ENOENT, "no IPS pattern \"" + name + "\"");
+    return {};
+}
 
 }  // namespace flywall::api

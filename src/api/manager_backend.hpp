@@ -31,6 +31,15 @@ public:
     Result<nlohmann::json> learning_auto_apply(bool on) override;
     std::shared_ptr<Subscription> subscribe_events(const std::string& client) override;
     void unsubscribe_events(const std::shared_ptr<Subscription>& sub) override;
+    Result<nlohmann::json> devices() override;
+    Result<nlohmann::json> tls_hellos() override;
+    Result<nlohmann::json> dns() override;
+    Result<nlohmann::json> qos_rules() override;
+    Result<nlohmann::json> add_qos_rule(const config::QosRuleConfig& rule) override;
+    Status remove_qos_rule(const std::string& name) override;
+    Result<nlohmann::json> ips_patterns() override;
+    Result<nlohmann::json> add_ips_pattern(const config::IpsPatternConfig& pattern) override;
+    Status remove_ips_pattern(const std::string& name) override;
 
 private:
     Manager& m_;

@@ -7,6 +7,7 @@
 #include "api/entries.hpp"
 #include "api/learning_routes.hpp"
 #include "api/metrics.hpp"
+#include "api/tc_entries.hpp"
 #include "api/token.hpp"
 
 namespace flywall::api {
@@ -323,6 +324,48 @@ void ApiServer::routes() {
         auto parsed = parse_domain_import(req.body, opts);
         if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
         send_bulk(res, be.add_domains(parsed.entries), "added");
+    });
+
+    // ---- socket monitors: devices, TLS ClientHellos, DNS ----
+    srv.Get("/api/ebpf/devices", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.devices()); });
+    srv.Get("/api/ebpf/tls", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.tls_hellos()); });
+    srv.Get("/api/ebpf/dns", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.dns()); });
+
+    // ---- QoS rules and IPS patterns (one JSON object per POST; DELETE by ?name=) ----
+    srv.Get("/api/ebpf/qos/rules", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.qos_rules()); });
+    srv.Post("/api/ebpf/qos/rules", [&be](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res);
+        if (!body) return;
+        auto parsed = parse_qos_rule(*body);
+        if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
+        auto r = be.add_qos_rule(*parsed.value);
+        if (!r.ok()) return send_backend_error(res, r.error(), "name");
+        send_json(res, 200, *r);
+    });
+    srv.Delete("/api/ebpf/qos/rules", [&be](const httplib::Request& req, httplib::Response& res) {
+        if (!req.has_param("name")) return send_error(res, 400, "name is required (?name=RULE)", "name");
+        const std::string name = req.get_param_value("name");
+        auto st = be.remove_qos_rule(name);
+        if (!st.ok()) return send_backend_error(res, st.error(), "name");
+        send_json(res, 200, json{{"removed", name}});
+    });
+    srv.Get("/api/ebpf/ips/patterns",
+            [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.ips_patterns()); });
+    srv.Post("/api/ebpf/ips/patterns", [&be](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res);
+        if (!body) return;
+        auto parsed = parse_ips_pattern(*body);
+        if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
+        auto r = be.add_ips_pattern(*parsed.value);
+        if (!r.ok()) return send_backend_error(res, r.error(), "name");
+        send_json(res, 200, *r);
+    });
+    srv.Delete("/api/ebpf/ips/patterns", [&be](const httplib::Request& req, httplib::Response& res) {
+        if (!req.has_param("name")) return send_error(res, 400, "name is required (?name=PATTERN)", "name");
+        const std::string name = req.get_param_value("name");
+        auto st = be.remove_ips_pattern(name);
+        if (!st.ok()) return send_backend_error(res, st.error(), "name");
+        send_json(res, 200, json{{"removed", name}});
     });
 
     register_learning_routes(srv, be);

@@ -502,6 +502,122 @@ void read_ebpf(Context& ctx, const hcl::Body& body, EbpfConfig& out) {
     r.finish();
 }
 
+
+// A string attribute parsed by `parse` into `out`; the parser's message is reported at the value.
+template <class T, class Parse>
+Validator parsed_into(T& out, Parse parse) {
+    return [&out, parse](std::string& v) -> std::optional<std::string> {
+        auto r = parse(v);
+        if (!r.ok()) return r.error().context;
+        out = *r;
+        return std::nullopt;
+    };
+}
+
+std::optional<std::string> rule_name_problem(const std::string& n) {
+    if (n.empty() || n.size() > 64) return "name must be 1 to 64 characters, got " + dq(n);
+    for (char c : n)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+            return "name may hold letters, digits, '-', '_' and '.' only, got " + dq(n);
+    return std::nullopt;
+}
+
+const Choices<IpsActionConfig>& ips_actions() {
+    static const Choices<IpsActionConfig> c{{"alert", IpsActionConfig::Alert}, {"drop", IpsActionConfig::Drop}};
+    return c;
+}
+
+constexpr std::size_t kMaxQosRules = 64, kMaxIpsPatterns = 64;  // the TC classifier's tables
+
+void read_qos_ips(Context& ctx, BodyReader& top, Config& cfg) {
+    if (const hcl::Block* b = top.single_block("qos")) {
+        BodyReader q(ctx, b->body, "in block qos");
+        std::map<std::string, Position> seen;
+        for (const hcl::Block* rb : q.labelled_blocks("rule", "rule \"voip\" { ... }")) {
+            QosRuleConfig rule;
+            rule.name = rb->labels[0];
+            if (auto problem = rule_name_problem(rule.name)) ctx.error(rb->label_pos[0], "rule " + *problem);
+            if (auto it = seen.find(rule.name); it != seen.end())
+                ctx.error(rb->label_pos[0], "duplicate rule " + dq(rule.name) + " (first defined at " +
+                                                std::to_string(it->second.line) + ":" + std::to_string(it->second.column) + ")");
+            else seen.emplace(rule.name, rb->label_pos[0]);
+            if (cfg.qos.rules.size() >= kMaxQosRules)
+                ctx.error(rb->pos, "too many QoS rules: at most " + std::to_string(kMaxQosRules));
+            BodyReader r(ctx, rb->body, "in block rule");
+            std::string text;
+            r.string("proto", text, parsed_into(rule.proto, parse_ip_proto));
+            r.string("sport", text, parsed_into(rule.sport, parse_port_span));
+            r.string("dport", text, parsed_into(rule.dport, parse_port_span));
+            std::optional<std::uint64_t> n;
+            r.optional_integer("dscp", n, 0, 63);
+            if (n) rule.dscp = static_cast<std::uint8_t>(*n);
+            n.reset();
+            r.optional_integer("set_dscp", n, 0, 63);
+            if (n) rule.set_dscp = static_cast<std::uint8_t>(*n);
+            r.integer("priority", rule.priority, 0, 0xffffffffull);
+            std::optional<std::uint32_t> classid;
+            r.string("class", text, parsed_into(classid, parse_class_handle));
+            bool has_class = false;
+            for (const auto& a : rb->body.attributes) has_class |= a.name == "class";
+            if (classid) rule.classid = *classid;
+            if (!has_class)
+                ctx.error(rb->pos, "rule " + dq(rule.name) + ": \"class\" is required (a tc class handle, e.g. \"1:10\")");
+            r.finish();
+            cfg.qos.rules.push_back(std::move(rule));
+        }
+        q.finish();
+    }
+    if (const hcl::Block* b = top.single_block("ips")) {
+        BodyReader q(ctx, b->body, "in block ips");
+        std::map<std::string, Position> seen;
+        for (const hcl::Block* pb : q.labelled_blocks("pattern", "pattern \"exploit\" { ... }")) {
+            IpsPatternConfig pat;
+            pat.name = pb->labels[0];
+            if (auto problem = rule_name_problem(pat.name)) ctx.error(pb->label_pos[0], "pattern " + *problem);
+            if (auto it = seen.find(pat.name); it != seen.end())
+                ctx.error(pb->label_pos[0], "duplicate pattern " + dq(pat.name) + " (first defined at " +
+                                                std::to_string(it->second.line) + ":" + std::to_string(it->second.column) + ")");
+            else seen.emplace(pat.name, pb->label_pos[0]);
+            if (cfg.ips.patterns.size() >= kMaxIpsPatterns)
+                ctx.error(pb->pos, "too many IPS patterns: at most " + std::to_string(kMaxIpsPatterns));
+            BodyReader r(ctx, pb->body, "in block pattern");
+            auto with_length = [](auto parse) {
+                return [parse](std::string_view v) -> Result<std::vector<std::uint8_t>> {
+                    auto bytes = parse(v);
+                    if (!bytes.ok()) return bytes;
+                    if (auto st = check_pattern_length(*bytes); !st.ok()) return std::move(st).error();
+                    return bytes;
+                };
+            };
+            std::string text;
+            std::optional<std::vector<std::uint8_t>> bytes, hex;
+            r.string("bytes", text, parsed_into(bytes, with_length(parse_escaped_bytes)));
+            r.string("hex", text, parsed_into(hex, with_length(parse_hex_bytes)));
+            bool has_bytes = false, has_hex = false;
+            for (const auto& a : pb->body.attributes) {
+                has_bytes |= a.name == "bytes";
+                has_hex |= a.name == "hex";
+            }
+            if (has_bytes == has_hex)
+                ctx.error(pb->pos, "pattern " + dq(pat.name) + ": give exactly one of \"bytes\" or \"hex\"");
+            if (bytes) pat.bytes = *bytes;
+            if (hex) pat.bytes = *hex;
+            r.choice("action", pat.action, ips_actions());
+            r.string("proto", text, [&pat](std::string& v) -> std::optional<std::string> {
+                auto p = parse_ip_proto(v);
+                if (!p.ok()) return p.error().context;
+                if (*p != 6 && *p != 17) return "IPS patterns match TCP or UDP payloads only, got " + dq(v);
+                pat.proto = *p;
+                return std::nullopt;
+            });
+            r.integer("port", pat.port, 0, 65535);
+            r.finish();
+            cfg.ips.patterns.push_back(std::move(pat));
+        }
+        q.finish();
+    }
+}
+
 Config read_config(Context& ctx, const hcl::Body& body) {
     Config cfg;
     BodyReader top(ctx, body, "at top level");
@@ -573,6 +689,7 @@ Config read_config(Context& ctx, const hcl::Body& body) {
         r.optional_string("log_file", cfg.events.log_file, absolute_path);
         r.finish();
     }
+    read_qos_ips(ctx, top, cfg);
     top.finish();
     return cfg;
 }
@@ -743,6 +860,46 @@ std::string to_hcl(const Config& c) {
     w.open("events");
     if (c.events.log_file) w.attr_str("log_file", *c.events.log_file);
     w.close();
+
+    auto proto_text = [](std::uint8_t p) -> std::string {
+        return p == 6 ? "tcp" : p == 17 ? "udp" : std::to_string(p);
+    };
+    auto span_text = [](const PortSpan& s) {
+        return s.lo == s.hi ? std::to_string(s.lo) : std::to_string(s.lo) + "-" + std::to_string(s.hi);
+    };
+    if (!c.qos.rules.empty()) {
+        w.open("qos");
+        for (const auto& r : c.qos.rules) {
+            w.open("rule", r.name);
+            if (r.proto) w.attr_str("proto", proto_text(*r.proto));
+            if (r.sport) w.attr_str("sport", span_text(*r.sport));
+            if (r.dport) w.attr_str("dport", span_text(*r.dport));
+            if (r.dscp) w.attr_num("dscp", *r.dscp);
+            w.attr_str("class", class_handle_string(r.classid));
+            w.attr_num("priority", r.priority);
+            if (r.set_dscp) w.attr_num("set_dscp", *r.set_dscp);
+            w.close();
+        }
+        w.close();
+    }
+    if (!c.ips.patterns.empty()) {
+        static const char* digits = "0123456789abcdef";
+        w.open("ips");
+        for (const auto& p : c.ips.patterns) {
+            w.open("pattern", p.name);
+            std::string hex;
+            for (auto b : p.bytes) {
+                hex += digits[b >> 4];
+                hex += digits[b & 15];
+            }
+            w.attr_str("hex", hex);
+            w.attr_str("action", to_string(p.action));
+            if (p.proto) w.attr_str("proto", proto_text(p.proto));
+            w.attr_num("port", p.port);
+            w.close();
+        }
+        w.close();
+    }
     return w.take();
 }
 
@@ -757,6 +914,19 @@ nlohmann::json to_json(const Config& c) {
     const auto& a = c.ebpf.adaptive;
     const auto& bl = c.blocklist;
     const auto& rl = c.rate_limit;
+    auto opt = [](const auto& o) { return o ? json(*o) : json(nullptr); };
+    auto span = [](const std::optional<PortSpan>& s) {
+        return s ? json(s->lo == s->hi ? std::to_string(s->lo) : std::to_string(s->lo) + "-" + std::to_string(s->hi))
+                 : json(nullptr);
+    };
+    json qos = json::array(), ips = json::array();
+    for (const auto& r : c.qos.rules)
+        qos.push_back({{"name", r.name}, {"proto", opt(r.proto)}, {"sport", span(r.sport)}, {"dport", span(r.dport)},
+                       {"dscp", opt(r.dscp)}, {"class", class_handle_string(r.classid)}, {"priority", r.priority},
+                       {"set_dscp", opt(r.set_dscp)}});
+    for (const auto& p : c.ips.patterns)
+        ips.push_back({{"name", p.name}, {"bytes", p.bytes}, {"action", to_string(p.action)}, {"proto", p.proto},
+                       {"port", p.port}});
     return json{
         {"pin_path", c.pin_path},
         {"log_level", to_string(c.log_level)},
@@ -798,6 +968,8 @@ nlohmann::json to_json(const Config& c) {
           {"trusted_after_packets", c.flows.trusted_after_packets},
           {"sample_rate", c.flows.sample_rate}}},
         {"events", {{"log_file", c.events.log_file ? json(*c.events.log_file) : json(nullptr)}}},
+        {"qos", {{"rules", qos}}},
+        {"ips", {{"patterns", ips}}},
     };
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/result.hpp"
 #include "config/hcl.hpp"
+#include "config/tc_rules.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -110,6 +111,18 @@ struct EventsConfig {
     bool operator==(const EventsConfig&) const = default;
 };
 
+// qos { rule "NAME" { ... } }: TC classifier QoS rules, first match (file order) wins.
+struct QosConfig {
+    std::vector<QosRuleConfig> rules;  // names unique, at most 64
+    bool operator==(const QosConfig&) const = default;
+};
+
+// ips { pattern "NAME" { ... } }: inline IPS payload patterns.
+struct IpsConfig {
+    std::vector<IpsPatternConfig> patterns;  // names unique, at most 64
+    bool operator==(const IpsConfig&) const = default;
+};
+
 struct Config {
     std::string pin_path = "/sys/fs/bpf/flywall";  // absolute path
     LogLevel log_level = LogLevel::Info;
@@ -120,6 +133,8 @@ struct Config {
     RateLimitConfig rate_limit;
     FlowsConfig flows;
     EventsConfig events;
+    QosConfig qos;
+    IpsConfig ips;
     bool operator==(const Config&) const = default;
 };
 

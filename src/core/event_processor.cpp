@@ -77,6 +77,8 @@ nlohmann::json to_json(const Event& e) {
                           {"dport", e.dport},     {"reason", e.reason},      {"reason_name", e.reason_name},
                           {"name", e.name}};
     if (e.type_name.rfind("ips_", 0) == 0) j["pattern_id"] = e.pattern_id;
+    if (e.extra.is_object())
+        for (const auto& [k, v] : e.extra.items()) j[k] = v;
     return j;
 }
 
@@ -221,6 +223,13 @@ void EventProcessor::dispatch(RecordKind kind, std::span<const std::uint8_t> rec
     decoded_.fetch_add(1);
     std::lock_guard lk(subs_mu_);
     for (auto& s : subs_) s->push(*ev);
+}
+
+void EventProcessor::publish(const Event& e) {
+    received_.fetch_add(1);
+    decoded_.fetch_add(1);
+    std::lock_guard lk(subs_mu_);
+    for (auto& s : subs_) s->push(e);
 }
 
 std::shared_ptr<Subscription> EventProcessor::subscribe(std::string name, std::size_t capacity) {

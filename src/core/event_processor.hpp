@@ -47,6 +47,9 @@ struct Event {
     std::string reason_name;  // "ip_blocklist", "nxdomain", "drop", "packets", "syn", ...
     std::string name;         // DOMAIN_BLOCKED: the dotted query name
     std::uint32_t pattern_id = 0;  // ips_alert / ips_drop (TC classifier): the matching pattern
+    // Fields of events that do not come from struct fw_event (socket monitors: sni, ja3,
+    // ja3_hash, mac, hostname, ...); merged into to_json(). Null or an object.
+    nlohmann::json extra;
 };
 
 // Which program wrote a ring-buffer record, i.e. which ABI struct it is.
@@ -164,6 +167,8 @@ public:
 
     std::shared_ptr<Subscription> subscribe(std::string name, std::size_t capacity = 1024);
     void unsubscribe(const std::shared_ptr<Subscription>& sub);
+    // Fans out an event decoded elsewhere (the socket monitors' thread) like a ring-buffer one.
+    void publish(const Event& e);
 
     [[nodiscard]] EventProcessorStats stats() const;
     [[nodiscard]] bool running() const { return running_.load(); }
