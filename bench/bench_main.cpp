@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench_full.hpp"
+#include "bench_tc.hpp"
 #include "bpf_test_run.hpp"
 #include "flywall/guard.h"
 #include "packet_builder.hpp"
@@ -426,6 +427,7 @@ int main(int argc, char** argv) {
         {"fast_tables", fast_tables},
         {"scenarios", rows},
         {"full_features", full->report},
+        {"tc_classifier", bench::tc_classifier_bench(repeat, 5)},
         {"target_met", {{"per_packet", all_met}, {"load", load_met}, {"all", all_met && load_met}}},
     };
     std::puts(out.dump(2).c_str());
