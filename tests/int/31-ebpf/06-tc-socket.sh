@@ -7,8 +7,9 @@
 #  (c) DNS: dig -> dnsmasq on the protected side; /api/ebpf/dns shows the query and its qtype.
 #  (d) DHCP: a DHCPDISCOVER from the client namespace; /api/ebpf/devices shows its MAC, hostname
 #      and option-55 fingerprint.
-#  Plus: the socket monitors follow their features at run time (hooks come and go), and the QoS
-#  rule and IPS pattern routes validate their input (400 + field) and need the token.
+#  Plus: the socket monitors follow their features at run time (hooks come and go); the QoS rule
+#  and IPS pattern routes validate their input (400 + field) and need the token; qos/ips blocks
+#  of the configuration are applied by a reload (SIGHUP) as a diff that keeps API entries.
 # Exit 0 = pass, 77 = skip (reason printed), anything else = fail.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -188,6 +189,52 @@ t_check "device hostname" "$(jq -r .hostname <<<"$dev")" fwtest-client
 t_check "device vendor_class" "$(jq -r .vendor_class <<<"$dev")" flywall-test
 grep -A1 '^event: dhcp_device' "$T_TMP/events.sse" | grep -q "\"mac\":\"$cl_mac\"" || t_fail "no dhcp_device event"
 t_say "ok: dhcp_device event"
+
+# ---- configured IPS patterns and QoS rules, applied on reload as a diff ----
+t_api POST /api/ebpf/ips/patterns '{"name":"api06","hex":"41 50 49 2d 30 36","action":"alert"}' >/dev/null
+t_check "API alert pattern added" "$(t_status)" 200
+T_EXTRA='ips {
+  pattern "cfg06" {
+    bytes  = "CFG-DROP\\x2d06"
+    action = "drop"
+    proto  = "udp"
+  }
+}
+qos {
+  rule "cfgqos" {
+    proto = "udp"
+    dport = "9000"
+    class = "1:20"
+  }
+}'
+t_write_config
+kill -HUP "$T_DAEMON"
+pats=
+for _ in $(seq 25); do
+    pats=$(t_api GET /api/ebpf/ips/patterns)
+    [ "$(jq -r '.patterns[] | select(.name=="cfg06") | .source' <<<"$pats")" = config ] && break
+    sleep 0.2
+done
+t_check "configured pattern after reload" "$(jq -r '.patterns[] | select(.name=="cfg06") | "\(.source) \(.action) \(.hex)"' <<<"$pats")" \
+    "config drop $(printf 'CFG-DROP-06' | od -An -tx1 | tr -d ' \n')"
+t_check "API pattern kept by the reload" "$(jq -r '.patterns[] | select(.name=="api06") | .source' <<<"$pats")" api
+t_check "configured QoS rule" "$(t_api GET /api/ebpf/qos/rules | jq -r '.rules[] | select(.name=="cfgqos") | "\(.source) \(.class) \(.dport)"')" \
+    "config 1:20 9000"
+udp_payload "x CFG-DROP-06 y" && t_fail "the configured drop pattern did not drop"
+udp_payload "clean after reload" || t_fail "clean payload dropped after the reload"
+t_say "ok: configured drop pattern drops"
+T_EXTRA=''
+t_write_config
+kill -HUP "$T_DAEMON"
+for _ in $(seq 25); do
+    pats=$(t_api GET /api/ebpf/ips/patterns)
+    [ -z "$(jq -r '.patterns[] | select(.name=="cfg06") | .name' <<<"$pats")" ] && break
+    sleep 0.2
+done
+t_check "configured pattern removed by the reload" "$(jq -r '[.patterns[].name] | sort | join(",")' <<<"$pats")" api06
+t_check "configured QoS rule removed" "$(t_api GET /api/ebpf/qos/rules | jq -r .count)" 0
+udp_payload "x CFG-DROP-06 y" || t_fail "payload still dropped after the pattern left the configuration"
+t_say "ok: reload removed the configured pattern and rule, kept the API one"
 
 # ---- monitors follow their features at run time ----
 t_api POST /api/ebpf/features/tls_fingerprinting/disable >/dev/null
