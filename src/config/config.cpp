@@ -661,6 +661,7 @@ Config read_config(Context& ctx, const hcl::Body& body) {
         r.string_list("domain_files", bl.domain_files, non_empty);
         r.choice("dns_action", bl.dns_action, dns_actions());
         r.optional_integer("default_ttl", bl.default_ttl, 1, kMaxInt);
+        r.integer("exact_capacity", bl.exact_capacity, 8, 1u << 25);
         r.finish();
     }
     if (const hcl::Block* b = top.single_block("rate_limit")) {
@@ -837,6 +838,7 @@ std::string to_hcl(const Config& c) {
     w.attr_list("domain_files", c.blocklist.domain_files);
     w.attr_str("dns_action", to_string(c.blocklist.dns_action));
     if (c.blocklist.default_ttl) w.attr_num("default_ttl", *c.blocklist.default_ttl);
+    w.attr_num("exact_capacity", c.blocklist.exact_capacity);
     w.close();
 
     w.open("rate_limit");
@@ -952,7 +954,8 @@ nlohmann::json to_json(const Config& c) {
           {"domains", bl.domains},
           {"domain_files", bl.domain_files},
           {"dns_action", to_string(bl.dns_action)},
-          {"default_ttl", bl.default_ttl ? json(*bl.default_ttl) : json(nullptr)}}},
+          {"default_ttl", bl.default_ttl ? json(*bl.default_ttl) : json(nullptr)},
+          {"exact_capacity", bl.exact_capacity}}},
         {"rate_limit",
          {{"enabled", rl.enabled},
           {"pps", rl.pps},

@@ -81,6 +81,10 @@ struct BlocklistConfig {
     DnsAction dns_action = DnsAction::Nxdomain;
     // Lifetime in seconds of entries added at run time without their own TTL; unset = no expiry.
     std::optional<std::uint64_t> default_ttl;
+    // Exact addresses each list (allow/block, per family) holds in its fast table before the
+    // rest spill to the slower kernel hash. Fast tables are preallocated (2 slots per entry,
+    // 32 B a slot for IPv4, 48 B for IPv6), so this sizes the program's memory.
+    std::uint64_t exact_capacity = 131072;
     bool operator==(const BlocklistConfig&) const = default;
 };
 

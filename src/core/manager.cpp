@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <set>
 
@@ -83,7 +84,12 @@ Status Manager::init(config::Config cfg) {
         pins_.emplace(std::move(*pins));
     }
     {
-        auto xdp = XdpFastPath::load();
+        // Fast tables: two slots per configured exact entry (a power of two), so the memory
+        // the program preallocates follows blocklist.exact_capacity.
+        XdpLoadOptions load_opts;
+        const uint64_t slots = std::bit_ceil(std::max<uint64_t>(2 * cfg.blocklist.exact_capacity, 1ull << FW_FT_MIN_BITS));
+        load_opts.ft_slots4 = load_opts.ft_slots6 = static_cast<uint32_t>(std::min<uint64_t>(slots, 1ull << FW_FT_MAX_BITS));
+        auto xdp = XdpFastPath::load(load_opts);
         if (!xdp.ok()) return std::move(xdp).error();
         xdp_.emplace(std::move(*xdp));
     }
@@ -397,6 +403,11 @@ Status Manager::apply_config(const config::Config& next) {
         ++reload_failures_;
         return e;
     };
+    if (next.blocklist.exact_capacity != cfg_.blocklist.exact_capacity)
+        return fail(Error::invalid("reload: blocklist.exact_capacity cannot change while running (" +
+                                   std::to_string(cfg_.blocklist.exact_capacity) + " -> " +
+                                   std::to_string(next.blocklist.exact_capacity) +
+                                   "); it sizes preallocated tables: restart the daemon"));
     if (next.pin_path != cfg_.pin_path)
         return fail(Error::invalid("reload: pin_path cannot change while running (" + cfg_.pin_path + " -> " +
                                    next.pin_path + "); restart the daemon"));

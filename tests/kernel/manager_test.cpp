@@ -134,9 +134,14 @@ TEST_F(ManagerTest, FeatureSwitchActsWithoutReload) {
     ASSERT_TRUE(manager->set_feature("ip_blocklist", true, false).ok());
     EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);
     EXPECT_EQ(manager->hooks().at(0).prog_id, prog_id);  // same program: nothing reloaded
-    // A feature with no kernel program in this daemon cannot be turned on.
+    // learning_engine runs in the daemon; with its dependencies (flow_monitoring, statistics) on
+    // it turns on, and then holds flow_monitoring: a plain disable of that is refused.
     auto learning = manager->set_feature("learning_engine", true, false);
-    EXPECT_FALSE(learning.ok());
+    ASSERT_TRUE(learning.ok()) << learning.error().message();
+    auto held = manager->set_feature("flow_monitoring", false, false);
+    ASSERT_FALSE(held.ok());
+    EXPECT_EQ(held.error().errnum(), EBUSY);
+    EXPECT_EQ(manager->hooks().at(0).prog_id, prog_id);
 }
 
 TEST_F(ManagerTest, ReloadAppliesADiffAndKeepsApiEntries) {
