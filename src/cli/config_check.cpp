@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "core/coordinator.hpp"
 
 namespace flywall::cli {
 
@@ -27,6 +28,19 @@ void register_config(CLI::App& app, Context& ctx) {
             std::cerr << lr.error_text() << "\n";
             std::cerr << "flywall: configuration " << (opts->file.empty() ? "(built-in)" : opts->file) << " is invalid ("
                       << lr.diagnostics().size() << " error" << (lr.diagnostics().size() == 1 ? "" : "s") << ")\n";
+            ctx.exit_code = 1;
+            return;
+        }
+        // The feature graph (dependencies, cycles) is the coordinator's: run it dry, with no
+        // kernel hooks, so a file that `flywall run` would refuse is refused here too.
+        Coordinator features;
+        Status graph = features.register_builtin_features();
+        if (graph.ok()) graph = features.configure(lr.config().ebpf.features);
+        if (!graph.ok()) {
+            std::cerr << (opts->file.empty() ? "(built-in)" : opts->file) << ": ebpf.features: " << graph.error().context
+                      << "\n";
+            std::cerr << "flywall: configuration " << (opts->file.empty() ? "(built-in)" : opts->file)
+                      << " is invalid (1 error)\n";
             ctx.exit_code = 1;
             return;
         }
