@@ -482,6 +482,13 @@ void read_ebpf(Context& ctx, const hcl::Body& body, EbpfConfig& out) {
         BodyReader f(ctx, b->body, "in block features", "feature");
         for (const auto& name : feature_names()) f.boolean(name, out.features[name]);
         f.finish();
+        // ddos_protection is the seed's umbrella for the IP blocklist and per-source rate
+        // limiting (its config names only the umbrella): turning it on turns on the parts the
+        // file does not set itself, so the seed's example runs as written.
+        if (out.features["ddos_protection"]) {
+            for (const char* part : {"ip_blocklist", "rate_limiting"})
+                if (!b->body.find_attribute(part)) out.features[part] = true;
+        }
     }
     if (const hcl::Block* b = r.single_block("performance")) {
         BodyReader p(ctx, b->body, "in block performance");
