@@ -24,7 +24,7 @@ fw_dhcp_record dhcp(const MacAddress& mac, uint8_t type, const char* host, const
     r.vendor_len = static_cast<__u8>(std::strlen(vendor));
     std::memcpy(r.vendor, vendor, r.vendor_len);
     r.prl_len = static_cast<__u8>(prl.size());
-    std::memcpy(r.prl, prl.data(), prl.size());
+    if (!prl.empty()) std::memcpy(r.prl, prl.data(), prl.size());
     return r;
 }
 
