@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "api/backend.hpp"
+#include "api/http_reply.hpp"
 #include "api/manager_backend.hpp"
 
 namespace flywall::api {
@@ -13,34 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-void send(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(), "application/json");
-}
-
-void send_error(httplib::Response& res, int status, const std::string& message, const std::string& field) {
-    send(res, status, json{{"error", message}, {"field", field.empty() ? json(nullptr) : json(field)}});
-}
-
-// As the server maps errors, plus EBUSY (a proposal not in a state for that decision) = 409.
-int status_for(const Error& e) {
-    switch (e.errnum()) {
-        case EINVAL: return 400;
-        case ENOENT: return 404;
-        case EBUSY:
-        case EEXIST: return 409;
-        case ENOSPC:
-        case E2BIG:
-        case ENOMEM: return 507;
-        case ENOTSUP: return 501;
-        case EAGAIN:
-        case ENODEV: return 503;
-        default: return 500;
-    }
-}
-
 void reply(httplib::Response& res, const Result<json>& r, const std::string& field = {}) {
-    if (r.ok()) send(res, 200, *r);
+    if (r.ok()) send_json(res, 200, *r);
     else send_error(res, status_for(r.error()), r.error().message(), field);
 }
 

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "api/entries.hpp"
+#include "api/http_reply.hpp"
 #include "api/learning_routes.hpp"
 #include "api/metrics.hpp"
 #include "api/tc_entries.hpp"
@@ -15,32 +16,6 @@ namespace flywall::api {
 namespace {
 
 using nlohmann::json;
-
-void send_json(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(), "application/json");
-}
-
-void send_error(httplib::Response& res, int status, const std::string& message, const std::string& field = {}) {
-    json body{{"error", message}, {"field", field.empty() ? json(nullptr) : json(field)}};
-    send_json(res, status, body);
-}
-
-int status_for(const Error& e) {
-    switch (e.errnum()) {
-        case EINVAL: return 400;
-        case ENOENT: return 404;
-        case EBUSY:
-        case EEXIST: return 409;
-        case ENOSPC:
-        case E2BIG:
-        case ENOMEM: return 507;
-        case ENOTSUP: return 501;
-        case EAGAIN:
-        case ENODEV: return 503;
-        default: return 500;
-    }
-}
 
 void send_backend_error(httplib::Response& res, const Error& e, const std::string& field = {}) {
     send_error(res, status_for(e), e.message(), field);
