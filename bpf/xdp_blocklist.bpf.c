@@ -8,10 +8,11 @@
  *         -> flow update (existing flow) or creation (sampled, optional event) -> pass
  *
  * Why this order: the trusted-flow offload must come first to be worth anything; the lists come
- * before the rate limiter so blocked sources do not fill its LRU map and allowlisted ones are
+ * before the rate limiter so blocked sources do not fill its table and allowlisted ones are
  * never limited; the limiter comes before DNS so a query flood is cut before name parsing; only
  * packets that pass create flows, so dropped floods cannot evict tracked flows.
  * Every feature is one bit in fw_cfg.features; a disabled feature costs one test of that bit. */
+
 #include "fw_common.h"
 #include "fw_xdp_maps.h"
 #include "fw_stats.h"
@@ -41,7 +42,8 @@ int xdp_blocklist(struct xdp_md *ctx)
 	__u32 features = fw_cfg.features;
 	struct fw_stats *s = fw_stats_get(features);
 	struct fw_flow_key fkey = {};
-	struct fw_flow_value *flow = NULL;
+	struct fw_flow_slot *flow = NULL;
+	__u64 fhash = 0;
 	struct fw_pkt pkt = {};
 	struct fw_clock clock = {};
 	__u32 ifindex = ctx->ingress_ifindex;
@@ -74,9 +76,10 @@ int xdp_blocklist(struct xdp_md *ctx)
 
 	if (features & (FW_F_FLOW_TRACKING | FW_F_TRUSTED_OFFLOAD)) {
 		fw_flow_key_fill(&fkey, &pkt, ifindex);
-		flow = bpf_map_lookup_elem(&fw_flows, &fkey);
-		if (flow && (flow->flags & FW_FLOW_TRUSTED) && (features & FW_F_TRUSTED_OFFLOAD)) {
-			fw_flow_touch(flow, &pkt, s);
+		fhash = fw_flow_hash(&fkey, fw_tbl.flow_seed);
+		flow = fw_flow_find(&fkey, fhash);
+		if (flow && (flow->v.flags & FW_FLOW_TRUSTED) && (features & FW_F_TRUSTED_OFFLOAD)) {
+			fw_flow_touch(&flow->v, &pkt, s);
 			FW_STAT_INC(s, flows_trusted_fastpath);
 			return fw_finish(s, XDP_PASS);
 		}
@@ -98,7 +101,7 @@ int xdp_blocklist(struct xdp_md *ctx)
 		break;
 	}
 
-	if ((features & FW_F_RATE_LIMIT) && fw_ratelimit(&pkt, s, &clock, ifindex)) {
+	if ((features & FW_F_RATE_LIMIT) && fw_ratelimit(&pkt, s, &clock, ifindex, flow ? &flow->v : NULL)) {
 		if (s)
 			s->drop_reason[FW_DROP_RATE_LIMIT]++;
 		return fw_finish(s, XDP_DROP);
@@ -112,9 +115,9 @@ int xdp_blocklist(struct xdp_md *ctx)
 
 	if (features & FW_F_FLOW_TRACKING) {
 		if (flow)
-			fw_flow_touch(flow, &pkt, s);
+			fw_flow_touch(&flow->v, &pkt, s);
 		else
-			fw_flow_create(&fkey, &pkt, s, &clock);
+			fw_flow_create(&fkey, fhash, &pkt, s, &clock);
 	}
 	return fw_finish(s, XDP_PASS);
 }

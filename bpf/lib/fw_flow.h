@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Flow tracking and trusted-flow offload. Flows are directional 5-tuples plus the ingress
+/* Flow tracking and trusted-flow offload. The flow table is a set-associative table of array
+ * slots with LRU replacement per bucket (flywall/flowtable.h; it replaced an LRU hash whose
+ * lookup alone cost 33 ns of the passing path). Flows are directional 5-tuples plus the ingress
  * ifindex (IPv4 and IPv6; ICMP echo id / type-code take the port slots, non-first fragments and
  * unknown protocols have ports 0). A flow user space (or trusted_after_packets) marks trusted
  * skips the IP lists, rate limiting and DNS on later packets.
  * New flows are sampled (1 of 2^flow_sample_shift); existing flows are always updated.
  *
  * Cost choices (measured with flywall_bench; this runs for every tracked packet):
- *  - Timestamps are CLOCK_MONOTONIC_COARSE through fw_coarse_now() (fw_gcra.h): the monotonic
- *    clock as of the last timer tick, extrapolated from jiffies (resolution 1/HZ, 4 ms at
- *    HZ=250; it lags CLOCK_MONOTONIC by about one tick at most). Idle expiry works in
- *    seconds, so a tick is far below what matters, and the read costs ~1 ns where
- *    bpf_ktime_get_ns() costs ~30 ns here. last_seen is stored only when it changed (once a
- *    tick per busy flow), so most packets write only the counters.
- *  - packets/bytes stay atomic adds: measured at ~1 ns each here (uncontended; a flow is
- *    normally steered to one CPU), so exact counters cost next to nothing.
+ *  - Timestamps come from fw_fast_now() (fw_gcra.h): CLOCK_MONOTONIC as a BPF timer stored it
+ *    at most ~1 ms ago, one load; bpf_ktime_get_ns() costs ~30 ns here and even
+ *    bpf_jiffies64() ~5 ns. Idle expiry works in seconds, so a millisecond is far below what
+ *    matters. last_seen is stored only when it changed, so most packets write only counters.
+ *  - packets/bytes are plain increments, not atomic adds (those cost ~1.5 ns each on the
+ *    trusted path, whose whole budget is ~25 ns above the floor): a flow arrives on one RX
+ *    queue (RSS hashes the 5-tuple), so one CPU updates it at a time. Were one flow processed
+ *    by two CPUs at the same instant, an increment could be lost; these are statistics (and
+ *    the auto-trust threshold, which would then trip one packet late), never a verdict.
  *  - tcp_flags_seen and flags are plain stores (a lost race loses at most one OR of TCP flags
  *    or repeats an auto-trust, both harmless). */
 #ifndef FW_FLOW_H
@@ -24,13 +27,9 @@
 #include "fw_parse.h"
 #include "fw_events.h"
 #include "fw_iplist.h" /* fw_clock */
+#include "fw_table.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FW_FLOW_MAX);
-	__type(key, struct fw_flow_key);
-	__type(value, struct fw_flow_value);
-} fw_flows SEC(".maps");
+FW_DEFINE_TABLE(fw_flows, struct fw_flow_slot, FW_FLOW_MAX);
 
 static __always_inline void fw_flow_key_fill(struct fw_flow_key *k, const struct fw_pkt *p,
 					     __u32 ifindex)
@@ -51,10 +50,34 @@ static __always_inline void fw_flow_key_fill(struct fw_flow_key *k, const struct
 	k->ifindex = ifindex;
 }
 
+/* Slot index of the flow, or FW_TBL_NONE. */
+static __always_inline __u32 fw_flow_find_idx(const struct fw_flow_key *k, __u64 h)
+{
+	if (!k)
+		return FW_TBL_NONE;
+	FW_TBL_FIND(fw_flows, struct fw_flow_slot, fw_flow_bucket, h,
+		    fw_words_eq((const __u64 *)&s->key, (const __u64 *)k, 6));
+}
+
+/* A slot of the flow's bucket moved to BUSY for a new flow (see FW_TBL_CLAIM). */
+__noinline __u32 fw_flow_claim_idx(__u64 h)
+{
+	FW_TBL_CLAIM(fw_flows, struct fw_flow_slot, fw_flow_bucket, h, s->v.last_seen_ns);
+}
+
+static __always_inline struct fw_flow_slot *fw_flow_find(const struct fw_flow_key *k, __u64 h)
+{
+	__u32 idx = fw_flow_find_idx(k, h);
+
+	if (idx == FW_TBL_NONE)
+		return NULL;
+	return bpf_map_lookup_elem(&fw_flows, &idx);
+}
+
 /* Flow timestamps: CLOCK_MONOTONIC_COARSE (see the top of this file), read cheaply. */
 static __always_inline __u64 fw_flow_now(void)
 {
-	return fw_coarse_now();
+	return fw_fast_now();
 }
 
 static __always_inline void fw_flow_touch(struct fw_flow_value *v, const struct fw_pkt *p,
@@ -64,44 +87,63 @@ static __always_inline void fw_flow_touch(struct fw_flow_value *v, const struct 
 	__u64 now = fw_flow_now();
 	__u64 packets;
 
-	__sync_fetch_and_add(&v->packets, 1);
-	__sync_fetch_and_add(&v->bytes, p->len);
-	packets = v->packets;
+	packets = v->packets + 1;
+	v->packets = packets;
+	v->bytes += p->len;
 	if (v->last_seen_ns != now)
 		v->last_seen_ns = now;
 	if (p->l4_proto == IPPROTO_TCP && (v->tcp_flags_seen | p->tcp_flags) != v->tcp_flags_seen)
 		v->tcp_flags_seen |= p->tcp_flags;
 	if (after && !(v->flags & FW_FLOW_TRUSTED) && packets >= after) {
-		v->flags |= FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED;
+		/* atomic: user space may be flipping the trusted bit of this flow right now */
+		/* 64-bit or on {flags, tcp_flags_seen, pad} (8-aligned): no 32-bit atomics in
+		 * clang 14's BPF v1; the upper half is or-ed with 0 */
+		__sync_fetch_and_or((__u64 *)&v->flags, FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED);
 		FW_STAT_INC(s, flows_auto_trusted);
 	}
 }
 
 /* A flow seen for the first time (after the checks passed): sample, insert, announce. */
-static __always_inline void fw_flow_create(struct fw_flow_key *k, const struct fw_pkt *p,
+static __always_inline void fw_flow_create(struct fw_flow_key *k, __u64 h, const struct fw_pkt *p,
 					   struct fw_stats *s, struct fw_clock *clock)
 {
 	__u32 shift = fw_cfg.flow_sample_shift & 31;
-	struct fw_flow_value v = {};
+	struct fw_flow_slot *slot;
+	__u32 idx;
 	__u64 now;
 
 	if (shift && (bpf_get_prandom_u32() & ((1u << shift) - 1))) {
 		FW_STAT_INC(s, flows_sampled_out);
 		return;
 	}
+	idx = fw_flow_claim_idx(h);
+	if (idx == FW_TBL_LOST || idx == FW_TBL_NONE) {
+		FW_STAT_INC(s, flows_insert_lost);
+		return;
+	}
+	if (idx & FW_TBL_EVICTED) {
+		FW_STAT_INC(s, flows_evicted);
+		idx &= ~FW_TBL_EVICTED;
+	}
+	slot = bpf_map_lookup_elem(&fw_flows, &idx);
+	if (!slot)
+		return;
 	now = fw_flow_now();
-	v.first_seen_ns = now;
-	v.last_seen_ns = now;
-	v.packets = 1;
-	v.bytes = p->len;
-	if (p->l4_proto == IPPROTO_TCP)
-		v.tcp_flags_seen = p->tcp_flags;
+	slot->tag = fw_tbl_tag(h);
+	__builtin_memcpy(&slot->key, k, sizeof(*k));
+	slot->v.first_seen_ns = now;
+	slot->v.last_seen_ns = now;
+	slot->v.packets = 1;
+	slot->v.bytes = p->len;
+	slot->v.tcp_flags_seen = p->l4_proto == IPPROTO_TCP ? p->tcp_flags : 0;
+	slot->v.flags = 0;
+	slot->v.rl_credit = 0;
 	if (fw_cfg.trusted_after_packets == 1) {
-		v.flags = FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED;
+		slot->v.flags = FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED;
 		FW_STAT_INC(s, flows_auto_trusted);
 	}
-	if (bpf_map_update_elem(&fw_flows, k, &v, BPF_NOEXIST) != 0)
-		return; /* another CPU created it first */
+	fw_tbl_barrier();
+	FW_TBL_STORE(slot->state, FW_SLOT_USED);
 	FW_STAT_INC(s, flows_new);
 	if ((fw_cfg.features & (FW_F_EVENTS | FW_F_NEW_FLOW_EVENTS)) ==
 	    (FW_F_EVENTS | FW_F_NEW_FLOW_EVENTS))

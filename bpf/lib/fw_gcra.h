@@ -64,6 +64,7 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
 struct fw_tick_clock {
 	__u64 base_ns;
 	__u64 base_jiffies;
+	__u64 tick_ns;      /* 1e9 / CONFIG_HZ, computed once: a 64-bit division costs ~10 ns */
 };
 
 struct {
@@ -82,12 +83,11 @@ static __always_inline __u64 fw_tick_ns(void)
 
 static __always_inline __u64 fw_coarse_now(void)
 {
-	__u64 tick = fw_tick_ns();
 	struct fw_tick_clock *tc;
 	__u32 zero = 0;
 	__u64 j;
 
-	if (!tick)
+	if (!CONFIG_HZ)
 		return bpf_ktime_get_coarse_ns();
 	tc = bpf_map_lookup_elem(&fw_tick_clock_map, &zero);
 	if (!tc)
@@ -98,15 +98,116 @@ static __always_inline __u64 fw_coarse_now(void)
 		 * (by that tick), never run ahead of the clock. */
 		tc->base_ns = bpf_ktime_get_coarse_ns();
 		tc->base_jiffies = bpf_jiffies64();
+		tc->tick_ns = fw_tick_ns();
 		return tc->base_ns;
 	}
-	return tc->base_ns + (j - tc->base_jiffies) * tick;
+	return tc->base_ns + (j - tc->base_jiffies) * tc->tick_ns;
+}
+
+/* ---- the fast clock: a .bss word a BPF timer refreshes every FW_CLOCK_PERIOD_NS ----
+ * Measured here: bpf_jiffies64() costs ~5 ns and fw_coarse_now() ~6 ns per call, more than
+ * the whole trusted-flow path may spend on time. fw_fast_now() is one load of fw_clock_ns,
+ * which a bpf_timer callback sets to bpf_ktime_get_ns() every millisecond (so it lags
+ * CLOCK_MONOTONIC by at most about 1 ms plus timer slack). The first packet starts the timer
+ * (bpf_timer_init fails with EBUSY on every later try, harmlessly); until it has run, and if
+ * user space zeroes the word, the reader falls back to fw_coarse_now() and restarts it. The
+ * timer lives as long as the program's maps; 1,000 callbacks a second cost nothing measurable. */
+#define FW_CLOCK_PERIOD_NS 1000000ULL
+#define FW_CLOCK_MONOTONIC 1
+
+struct fw_clock_timer {
+	struct bpf_timer t;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_clock_timer);
+} fw_clock_timer_map SEC(".maps");
+
+__u64 fw_clock_ns;
+
+static int fw_clock_tick(void *map, int *key, struct fw_clock_timer *v)
+{
+	*(volatile __u64 *)&fw_clock_ns = bpf_ktime_get_ns();
+	bpf_timer_start(&v->t, FW_CLOCK_PERIOD_NS, 0);
+	return 0;
+}
+
+static __noinline int fw_clock_start(void)
+{
+	struct fw_clock_timer *v;
+	__u32 zero = 0;
+
+	v = bpf_map_lookup_elem(&fw_clock_timer_map, &zero);
+	if (!v)
+		return 0;
+	bpf_timer_init(&v->t, &fw_clock_timer_map, FW_CLOCK_MONOTONIC);
+	bpf_timer_set_callback(&v->t, fw_clock_tick);
+	bpf_timer_start(&v->t, FW_CLOCK_PERIOD_NS, 0);
+	return 0;
+}
+
+static __always_inline __u64 fw_fast_now(void)
+{
+	__u64 t = *(volatile __u64 *)&fw_clock_ns;
+
+	if (likely(t))
+		return t;
+	fw_clock_start();
+	return fw_coarse_now();
 }
 
 /* Buckets whose window is at least this many ticks use fw_coarse_now(): time then advances in
  * steps of one tick, so the tokens a bucket sees are off by at most rate * tick = window / 64
  * (1/64 of the burst); shorter windows (a burst under 256 ms at HZ=250) read the exact clock. */
 #define FW_COARSE_MIN_WINDOW_TICKS 64
+
+/* ---- buckets with precomputed parameters ----
+ * cost and window as fw_bucket_take computes them, but without its two 64-bit divisions per
+ * packet: each CPU caches {rate, burst} -> {ns per unit in 1/2^20 ns, window, clock choice}
+ * and recomputes only when user space changed the rate or the burst. */
+#define FW_GCRA_FRAC 16 /* units (<= 2^16 bytes) x unit_ns_q (<= 1e9 x 2^16) fits in a u64 */
+
+struct fw_bucket_params {
+	__u64 rate;
+	__u64 burst;
+	__u64 unit_ns_q;   /* (1e9 << FW_GCRA_FRAC) / rate */
+	__u64 window_ns;   /* burst (0 = rate) * 1e9 / rate */
+	__u64 coarse_ok;   /* window >= FW_COARSE_MIN_WINDOW_TICKS ticks: the coarse clock will do */
+	__u64 batch;       /* units a tracked flow may charge at once: burst / 16, at most 64 */
+};
+
+#define FW_RL_BATCH_MAX 64
+#define FW_RL_BATCH_DIV 16
+
+static __always_inline void fw_bucket_params_refresh(struct fw_bucket_params *bp, __u64 rate,
+						     __u64 burst)
+{
+	if (bp->rate == rate && bp->burst == burst)
+		return;
+	bp->rate = rate;
+	bp->burst = burst;
+	bp->unit_ns_q = rate ? (FW_NSEC_PER_SEC << FW_GCRA_FRAC) / rate : 0;
+	bp->window_ns = rate ? (burst ? burst : rate) * FW_NSEC_PER_SEC / rate : 0;
+	bp->coarse_ok = fw_tick_ns() && bp->window_ns >= FW_COARSE_MIN_WINDOW_TICKS * fw_tick_ns();
+	bp->batch = (burst ? burst : rate) / FW_RL_BATCH_DIV;
+}
+
+/* Like fw_bucket_take_auto below with cached parameters; `exact_expr` is evaluated only when
+ * the window is too short for the coarse clock. */
+#define fw_bucket_take_p(tat_p, units, bp, coarse, exact_expr)                                 \
+	fw_gcra_take((tat_p), (bp)->coarse_ok ? (coarse) : (exact_expr),                       \
+		     fw_units_ns((units), (bp)->unit_ns_q), (bp)->window_ns)
+
+/* units x unit_ns_q >> FW_GCRA_FRAC without overflow for batched charges (units < 2^32). */
+static __always_inline __u64 fw_units_ns(__u64 units, __u64 q)
+{
+	return units * (q >> FW_GCRA_FRAC) +
+	       ((units * (q & ((1ULL << FW_GCRA_FRAC) - 1))) >> FW_GCRA_FRAC);
+}
+
 
 /* fw_bucket_take choosing its clock: `coarse` is fw_coarse_now() (read once per packet by the
  * caller), `exact` the lazily read bpf_ktime_get_ns() of the packet. */

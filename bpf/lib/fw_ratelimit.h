@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Per-source rate limiting: GCRA token buckets (fw_gcra.h) for packets/s, bytes/s and optional
  * separate limits for TCP SYN (without ACK), ICMP/ICMPv6 and UDP. Sources are IPv4 addresses and
- * IPv6 prefixes (rl_ipv6_prefix_len, default /64). State lives in its own LRU map so a flood of
- * spoofed sources evicts only limiter state, never list entries.
+ * IPv6 prefixes (rl_ipv6_prefix_len, default /64). State lives in its own table (set-associative,
+ * LRU replacement per bucket: flywall/flowtable.h) so a flood of spoofed sources evicts only
+ * limiter state, never list entries; an evicted source starts again with full buckets.
  * Buckets are charged in order protocol -> packets -> bytes; a packet rejected by a later
  * bucket has already been charged to the earlier ones (it did arrive). */
 #ifndef FW_RATELIMIT_H
@@ -14,13 +15,71 @@
 #include "fw_gcra.h"
 #include "fw_events.h"
 #include "fw_iplist.h" /* fw_clock */
+#include "fw_table.h"
+
+FW_DEFINE_TABLE(fw_rl_map, struct fw_rl_slot, FW_RATE_MAX);
+
+/* Per-CPU cache of the buckets' derived parameters (fw_gcra.h). */
+struct fw_rl_params {
+	struct fw_bucket_params pkt, byte, syn, icmp, udp;
+};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FW_RATE_MAX);
-	__type(key, struct fw_rl_key);
-	__type(value, struct fw_rl_state);
-} fw_rl_map SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_rl_params);
+} fw_rl_params_map SEC(".maps");
+
+static __always_inline __u32 fw_rl_find_idx(const struct fw_rl_key *k, __u64 h)
+{
+	if (!k)
+		return FW_TBL_NONE;
+	FW_TBL_FIND(fw_rl_map, struct fw_rl_slot, fw_rl_bucket, h,
+		    fw_words_eq((const __u64 *)&s->key, (const __u64 *)k, 3));
+}
+
+__noinline __u32 fw_rl_claim_idx(__u64 h)
+{
+	FW_TBL_CLAIM(fw_rl_map, struct fw_rl_slot, fw_rl_bucket, h, s->st.last_seen_ns);
+}
+
+/* The source's state, inserted (full buckets) when new; NULL when a concurrent insert into the
+ * same bucket won the slot (the caller fails open for this one packet). */
+static __always_inline struct fw_rl_state *fw_rl_get(const struct fw_rl_key *k, struct fw_stats *s,
+						     __u64 now)
+{
+	__u64 h = fw_rl_hash(k, fw_tbl.rl_seed);
+	struct fw_rl_slot *slot;
+	__u32 idx = fw_rl_find_idx(k, h);
+
+	if (idx != FW_TBL_NONE) {
+		slot = bpf_map_lookup_elem(&fw_rl_map, &idx);
+		if (!slot)
+			return NULL;
+		if (slot->st.last_seen_ns != now)
+			slot->st.last_seen_ns = now;
+		return &slot->st;
+	}
+	idx = fw_rl_claim_idx(h);
+	if (idx == FW_TBL_NONE || idx == FW_TBL_LOST)
+		return NULL;
+	if (idx & FW_TBL_EVICTED) {
+		FW_STAT_INC(s, rl_sources_evicted);
+		idx &= ~FW_TBL_EVICTED;
+	}
+	slot = bpf_map_lookup_elem(&fw_rl_map, &idx);
+	if (!slot)
+		return NULL;
+	slot->tag = fw_tbl_tag(h);
+	__builtin_memcpy(&slot->key, k, sizeof(*k));
+	__builtin_memset(&slot->st, 0, sizeof(slot->st));
+	slot->st.last_seen_ns = now;
+	fw_tbl_barrier();
+	FW_TBL_STORE(slot->state, FW_SLOT_USED);
+	FW_STAT_INC(s, rl_sources_new);
+	return &slot->st;
+}
 
 #define FW_TCP_SYN 0x02
 #define FW_TCP_ACK 0x10
@@ -61,69 +120,127 @@ static __always_inline int fw_rl_any_limit(void)
 	       fw_cfg.rl_udp_pps;
 }
 
+/* Charges `n` units (a batch) to a bucket, falling back to one unit when the batch does not
+ * fit; *n becomes what was charged, 0 when even one unit did not fit (over the limit). */
+#define FW_RL_CHARGE(tat_p, n, unit_len, bp, coarse, clock)                                     \
+	({                                                                                      \
+		if (!fw_bucket_take_p((tat_p), (n) * (unit_len), (bp), (coarse), fw_now(clock))) \
+			(n) = (n) > 1 && fw_bucket_take_p((tat_p), (unit_len), (bp), (coarse),  \
+							  fw_now(clock)) ? 1 : 0;       \
+		(n);                                                                            \
+	})
+
 /* Returns 1 when the packet is over a limit (caller drops it). Clocks: buckets with a window
  * of at least FW_COARSE_MIN_WINDOW_TICKS ticks use the cheap coarse clock, shorter ones the
- * exact one (read at most once per packet, through `clock`); see fw_gcra.h. */
+ * exact one (read at most once per packet, through `clock`); see fw_gcra.h.
+ *
+ * Batched charging for tracked flows (`flow` non-NULL): instead of charging the source's
+ * buckets one packet at a time, a flow charges up to `batch` packets (burst / 16 of every
+ * bucket that applies, at most 64, and as many of this packet's size for bytes/s) at once
+ * and keeps the rest as credit in its slot (fw_flow_value.rl_credit); its next packets pass
+ * on that credit with one compare-and-swap instead of the limiter's lookups and bucket
+ * updates. Tokens are charged before they are used, so a source never passes more than its
+ * buckets allow; credit a flow does not use (it ended, its packets grew, two CPUs stored
+ * credit at once, or a batch was charged to one bucket but only one packet fit the next) is
+ * lost, so a source can be held somewhat below its rate, by at most one batch per flow.
+ * TCP SYNs are never batched (their bucket counts connection attempts). */
 static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats *s,
-					struct fw_clock *clock, __u32 ifindex)
+					struct fw_clock *clock, __u32 ifindex,
+					struct fw_flow_value *flow)
 {
 	struct fw_rl_key key = {};
 	struct fw_rl_state *st;
-	__u64 coarse, now;
-	__u32 reason;
+	struct fw_rl_params *pr;
+	__u32 zero = 0;
+	__u64 coarse, now, n = 1, len = p->len;
+	__u32 reason = 0;
 	int over = 0;
+	int syn = p->l4_proto == IPPROTO_TCP && p->has_l4 &&
+		  (p->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK)) == FW_TCP_SYN;
 
 	if (!fw_rl_any_limit())
 		return 0;
-	fw_rl_key_fill(&key, p);
-	st = bpf_map_lookup_elem(&fw_rl_map, &key);
-	if (!st) {
-		struct fw_rl_state zero = {};
-		/* NOEXIST: if another CPU inserted it first, keep its state. */
-		if (bpf_map_update_elem(&fw_rl_map, &key, &zero, BPF_NOEXIST) == 0)
-			FW_STAT_INC(s, rl_sources_new);
-		st = bpf_map_lookup_elem(&fw_rl_map, &key);
-		if (!st)
-			return 0; /* map full of in-flight inserts: fail open */
-	}
-	coarse = fw_coarse_now();
+	if (flow && !syn) {
+		__u64 c = FW_TBL_LOAD(flow->rl_credit);
 
-	if (p->l4_proto == IPPROTO_TCP && p->has_l4 &&
-	    (p->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK)) == FW_TCP_SYN && fw_cfg.rl_syn_pps) {
-		if (!fw_bucket_take_auto(&st->syn.tat_ns, 1, fw_cfg.rl_syn_pps, fw_cfg.rl_syn_burst, coarse,
-					 fw_now(clock))) {
+		if ((c >> 32) && (c & 0xFFFFFFFFULL) >= len &&
+		    __sync_val_compare_and_swap(&flow->rl_credit, c, c - (1ULL << 32) - len) == c) {
+			FW_STAT_INC(s, rl_batched);
+			return 0;
+		}
+	}
+	fw_rl_key_fill(&key, p);
+	coarse = fw_fast_now();
+	st = fw_rl_get(&key, s, coarse);
+	if (!st)
+		return 0; /* lost an insert race for this source's slot: fail open, once */
+	pr = bpf_map_lookup_elem(&fw_rl_params_map, &zero);
+	if (!pr)
+		return 0;
+
+	if (flow && !syn && len) {
+		n = FW_RL_BATCH_MAX;
+		if ((p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6) && fw_cfg.rl_icmp_pps) {
+			fw_bucket_params_refresh(&pr->icmp, fw_cfg.rl_icmp_pps, fw_cfg.rl_icmp_burst);
+			n = pr->icmp.batch < n ? pr->icmp.batch : n;
+		} else if (p->l4_proto == IPPROTO_UDP && fw_cfg.rl_udp_pps) {
+			fw_bucket_params_refresh(&pr->udp, fw_cfg.rl_udp_pps, fw_cfg.rl_udp_burst);
+			n = pr->udp.batch < n ? pr->udp.batch : n;
+		}
+		if (fw_cfg.rl_pps) {
+			fw_bucket_params_refresh(&pr->pkt, fw_cfg.rl_pps, fw_cfg.rl_burst_packets);
+			n = pr->pkt.batch < n ? pr->pkt.batch : n;
+		}
+		if (fw_cfg.rl_bps && n > 1) {
+			__u64 nb;
+
+			fw_bucket_params_refresh(&pr->byte, fw_cfg.rl_bps, fw_cfg.rl_burst_bytes);
+			nb = pr->byte.batch / len;
+			n = nb < n ? nb : n;
+		}
+		if (!n)
+			n = 1;
+	}
+
+	if (syn && fw_cfg.rl_syn_pps) {
+		fw_bucket_params_refresh(&pr->syn, fw_cfg.rl_syn_pps, fw_cfg.rl_syn_burst);
+		if (!fw_bucket_take_p(&st->syn.tat_ns, 1, &pr->syn, coarse, fw_now(clock))) {
 			FW_STAT_INC(s, rl_limited_syn);
 			reason = FW_RL_SYN;
 			over = 1;
 		}
 	} else if ((p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6) &&
 		   fw_cfg.rl_icmp_pps) {
-		if (!fw_bucket_take_auto(&st->icmp.tat_ns, 1, fw_cfg.rl_icmp_pps,
-					 fw_cfg.rl_icmp_burst, coarse, fw_now(clock))) {
+		fw_bucket_params_refresh(&pr->icmp, fw_cfg.rl_icmp_pps, fw_cfg.rl_icmp_burst);
+		if (!FW_RL_CHARGE(&st->icmp.tat_ns, n, 1, &pr->icmp, coarse, clock)) {
 			FW_STAT_INC(s, rl_limited_icmp);
 			reason = FW_RL_ICMP;
 			over = 1;
 		}
 	} else if (p->l4_proto == IPPROTO_UDP && fw_cfg.rl_udp_pps) {
-		if (!fw_bucket_take_auto(&st->udp.tat_ns, 1, fw_cfg.rl_udp_pps, fw_cfg.rl_udp_burst, coarse,
-					 fw_now(clock))) {
+		fw_bucket_params_refresh(&pr->udp, fw_cfg.rl_udp_pps, fw_cfg.rl_udp_burst);
+		if (!FW_RL_CHARGE(&st->udp.tat_ns, n, 1, &pr->udp, coarse, clock)) {
 			FW_STAT_INC(s, rl_limited_udp);
 			reason = FW_RL_UDP;
 			over = 1;
 		}
 	}
-	if (!over && fw_cfg.rl_pps &&
-	    !fw_bucket_take_auto(&st->pkt.tat_ns, 1, fw_cfg.rl_pps, fw_cfg.rl_burst_packets, coarse,
-				 fw_now(clock))) {
-		reason = FW_RL_PACKETS;
-		over = 1;
+	if (!over && fw_cfg.rl_pps) {
+		fw_bucket_params_refresh(&pr->pkt, fw_cfg.rl_pps, fw_cfg.rl_burst_packets);
+		if (!FW_RL_CHARGE(&st->pkt.tat_ns, n, 1, &pr->pkt, coarse, clock)) {
+			reason = FW_RL_PACKETS;
+			over = 1;
+		}
 	}
-	if (!over && fw_cfg.rl_bps &&
-	    !fw_bucket_take_auto(&st->byte.tat_ns, p->len, fw_cfg.rl_bps, fw_cfg.rl_burst_bytes, coarse,
-				 fw_now(clock))) {
-		reason = FW_RL_BYTES;
-		over = 1;
+	if (!over && fw_cfg.rl_bps) {
+		fw_bucket_params_refresh(&pr->byte, fw_cfg.rl_bps, fw_cfg.rl_burst_bytes);
+		if (!FW_RL_CHARGE(&st->byte.tat_ns, n, len, &pr->byte, coarse, clock)) {
+			reason = FW_RL_BYTES;
+			over = 1;
+		}
 	}
+	if (!over && n > 1 && flow)
+		FW_TBL_STORE(flow->rl_credit, ((n - 1) << 32) | ((n - 1) * len));
 	if (!over)
 		return 0;
 

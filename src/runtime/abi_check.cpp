@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "flywall/abi.h"
+#include "flywall/flowtable.h"
 
 #define FW_CHECK_SIZE(T, n) static_assert(sizeof(struct T) == (n), #T " size changed: update ABI users")
 #define FW_CHECK_OFF(T, f, n) static_assert(offsetof(struct T, f) == (n), #T "." #f " moved")
@@ -28,12 +29,21 @@ FW_CHECK_SIZE(fw_ip6_addr, 16);
 FW_CHECK_SIZE(fw_dns_key, 16);
 FW_CHECK_SIZE(fw_dns_entry, 24 + FW_DNS_NAME_MAX);
 FW_CHECK_SIZE(fw_bucket, 8);
-FW_CHECK_SIZE(fw_rl_state, 56);
+FW_CHECK_SIZE(fw_rl_state, 64);
 FW_CHECK_OFF(fw_rl_state, limited, 40);
-FW_CHECK_SIZE(fw_rl_key, 20);
-FW_CHECK_SIZE(fw_flow_key, 44);
+FW_CHECK_OFF(fw_rl_state, last_seen_ns, 56);
+FW_CHECK_SIZE(fw_rl_key, 24);
+FW_CHECK_OFF(fw_rl_key, addr, 8);
+FW_CHECK_SIZE(fw_flow_key, 48);
 FW_CHECK_OFF(fw_flow_key, ifindex, 40);
-FW_CHECK_SIZE(fw_flow_value, 40);
+FW_CHECK_SIZE(fw_flow_value, 48);
+FW_CHECK_OFF(fw_flow_value, rl_credit, 40);
+FW_CHECK_SIZE(fw_flow_slot, 104);
+FW_CHECK_OFF(fw_flow_slot, key, 8);
+FW_CHECK_OFF(fw_flow_slot, v, 56);
+FW_CHECK_SIZE(fw_rl_slot, 96);
+FW_CHECK_OFF(fw_rl_slot, key, 8);
+FW_CHECK_OFF(fw_rl_slot, st, 32);
 FW_CHECK_OFF(fw_event, saddr, 24);
 FW_CHECK_OFF(fw_event, name, 64);
 FW_CHECK_SIZE(fw_event, 64 + FW_DNS_NAME_MAX);

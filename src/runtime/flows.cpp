@@ -4,9 +4,12 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <cstdint>
 #include <ctime>
 
+#include "runtime/slot_table.hpp"
 #include "runtime/xdp_fastpath.hpp"
 
 namespace flywall {
@@ -64,11 +67,56 @@ Result<fw_flow_key> make_flow_key(const std::string& src, const std::string& dst
     return k;
 }
 
-FlowTable FlowTable::of(const XdpFastPath& fp) { return {fp.flows(), fp.stats()}; }
+FlowTable FlowTable::of(const XdpFastPath& fp) { return {fp.flow_slots(), fp.tbl_config(), fp.stats()}; }
+
+namespace {
+
+struct Where {
+    uint32_t base, tag;
+};
+
+Where where(const fw_flow_key& key, const fw_tbl_config& seeds) {
+    fw_flow_key k = key;
+    k.pad = 0;
+    k.pad2 = 0;
+    __u64 h = fw_flow_hash(&k, seeds.flow_seed);
+    return {fw_flow_bucket(h), fw_tbl_tag(h)};
+}
+
+fw_flow_key normalized(fw_flow_key k) {
+    k.pad = 0;
+    k.pad2 = 0;
+    return k;
+}
+
+bool same_key(const fw_flow_key& a, const fw_flow_key& b) { return std::memcmp(&a, &b, sizeof(a)) == 0; }
+
+}  // namespace
 
 Result<std::vector<FlowEntry>> FlowTable::list(size_t limit, FlowSort sort) const {
     std::vector<FlowEntry> all;
-    FW_TRY(map_.for_each([&](const fw_flow_key& k, const fw_flow_value& v) { all.push_back({k, v}); }));
+    // Twins share a bucket, so they are adjacent in slot order within FW_WAYS slots.
+    size_t cur_bucket = SIZE_MAX, first_of_bucket = 0;
+    slot_table::for_each_used(slots_, [&](const fw_flow_slot& s, const fw_flow_slot& live) {
+        size_t bucket = static_cast<size_t>(&live - slots_.data()) / FW_WAYS;
+        if (bucket != cur_bucket) {
+            cur_bucket = bucket;
+            first_of_bucket = all.size();
+        }
+        for (size_t i = first_of_bucket; i < all.size(); ++i) {
+            if (same_key(all[i].key, s.key)) {
+                FlowEntry& e = all[i];
+                e.value.packets += s.v.packets;
+                e.value.bytes += s.v.bytes;
+                e.value.first_seen_ns = std::min(e.value.first_seen_ns, s.v.first_seen_ns);
+                e.value.last_seen_ns = std::max(e.value.last_seen_ns, s.v.last_seen_ns);
+                e.value.flags |= s.v.flags;
+                e.value.tcp_flags_seen |= s.v.tcp_flags_seen;
+                return;
+            }
+        }
+        all.push_back({s.key, s.v});
+    });
     auto cmp = [sort](const FlowEntry& a, const FlowEntry& b) {
         return sort == FlowSort::Bytes ? a.value.bytes > b.value.bytes
                                        : a.value.last_seen_ns > b.value.last_seen_ns;
@@ -79,38 +127,63 @@ Result<std::vector<FlowEntry>> FlowTable::list(size_t limit, FlowSort sort) cons
     return all;
 }
 
+Result<std::optional<fw_flow_value>> FlowTable::lookup(const fw_flow_key& key) const {
+    auto [base, tag] = where(key, seeds_);
+    long i = slot_table::find(slots_, base, tag, normalized(key));
+    if (i < 0) return std::optional<fw_flow_value>{};
+    fw_flow_value v;
+    std::memcpy(&v, &slots_[static_cast<size_t>(i)].v, sizeof(v));
+    return std::optional<fw_flow_value>{v};
+}
+
 Result<bool> FlowTable::set_trusted(const fw_flow_key& key, bool trusted) {
-    FW_TRY_ASSIGN(auto cur, map_.lookup(key));
-    if (!cur) return false;
-    fw_flow_value v = *cur;
-    if (trusted)
-        v.flags |= FW_FLOW_TRUSTED;
-    else
-        v.flags &= ~static_cast<__u32>(FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED);
-    auto st = map_.update(key, v, BPF_EXIST);
-    if (!st) {
-        if (st.error().errnum() == ENOENT) return false;  // evicted meanwhile
-        return std::move(st).error().wrap("set flow trust");
-    }
+    auto [base, tag] = where(key, seeds_);
+    size_t n = slot_table::for_each_match(slots_, base, tag, normalized(key), [&](uint32_t, fw_flow_slot& s) {
+        std::atomic_ref<__u32> flags(s.v.flags);
+        if (trusted)
+            flags.fetch_or(FW_FLOW_TRUSTED);
+        else
+            flags.fetch_and(~static_cast<__u32>(FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED));
+    });
+    return n > 0;
+}
+
+Result<bool> FlowTable::store(const fw_flow_key& key, const fw_flow_value& value) {
+    auto [base, tag] = where(key, seeds_);
+    long i = slot_table::find(slots_, base, tag, normalized(key));
+    if (i < 0) return false;
+    fw_flow_value& v = slots_[static_cast<size_t>(i)].v;
+    std::atomic_ref<__u64>(v.first_seen_ns).store(value.first_seen_ns);
+    std::atomic_ref<__u64>(v.last_seen_ns).store(value.last_seen_ns);
+    std::atomic_ref<__u64>(v.packets).store(value.packets);
+    std::atomic_ref<__u64>(v.bytes).store(value.bytes);
+    std::atomic_ref<__u32>(v.flags).store(value.flags);
+    std::atomic_ref<__u8>(v.tcp_flags_seen).store(value.tcp_flags_seen);
     return true;
 }
 
 Result<size_t> FlowTable::expire_idle(uint64_t idle_timeout_ns, uint64_t now_ns) {
-    std::vector<fw_flow_key> idle;
-    FW_TRY(map_.for_each([&](const fw_flow_key& k, const fw_flow_value& v) {
-        if (v.last_seen_ns < now_ns && now_ns - v.last_seen_ns > idle_timeout_ns) idle.push_back(k);
-    }));
-    FW_TRY_ASSIGN(size_t removed, map_.delete_batch(idle));
+    size_t removed = 0;
+    slot_table::for_each_used(slots_, [&](const fw_flow_slot& s, fw_flow_slot& live) {
+        if (s.v.last_seen_ns < now_ns && now_ns - s.v.last_seen_ns > idle_timeout_ns) {
+            // Re-read last_seen on the live slot: a packet may have arrived since the copy.
+            uint64_t last = std::atomic_ref<__u64>(live.v.last_seen_ns).load();
+            if (last < now_ns && now_ns - last > idle_timeout_ns && slot_table::release(live)) ++removed;
+        }
+    });
     expired_total_ += removed;
     return removed;
 }
 
+Result<size_t> FlowTable::occupancy() const { return slot_table::count_used(slots_); }
+
 Result<FlowSample> FlowTable::sample() const {
     FlowSample s;
     s.at_ns = monotonic_ns();
-    FW_TRY_ASSIGN(s.occupancy, map_.count());
+    s.occupancy = slot_table::count_used(slots_);
     FW_TRY_ASSIGN(fw_stats st, stats_.lookup_sum(0));
     s.flows_new = st.flows_new;
+    s.flows_evicted = st.flows_evicted;
     s.expired_by_us = expired_total_;
     return s;
 }
@@ -120,8 +193,7 @@ EvictionEstimate FlowTable::estimate_evictions(const FlowSample& a, const FlowSa
     e.new_flows = b.flows_new >= a.flows_new ? b.flows_new - a.flows_new : 0;
     e.occupancy_growth = static_cast<int64_t>(b.occupancy) - static_cast<int64_t>(a.occupancy);
     e.expired = b.expired_by_us >= a.expired_by_us ? b.expired_by_us - a.expired_by_us : 0;
-    int64_t ev = static_cast<int64_t>(e.new_flows) - e.occupancy_growth - static_cast<int64_t>(e.expired);
-    e.evicted = ev > 0 ? static_cast<uint64_t>(ev) : 0;
+    e.evicted = b.flows_evicted >= a.flows_evicted ? b.flows_evicted - a.flows_evicted : 0;
     e.evicted_per_new = e.new_flows ? static_cast<double>(e.evicted) / static_cast<double>(e.new_flows) : 0.0;
     return e;
 }

@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 
+#include "runtime/slot_table.hpp"
 #include "runtime/xdp_fastpath.hpp"
 
 namespace flywall {
@@ -93,18 +95,60 @@ std::string format_rate_limit_key(const fw_rl_key& key, uint32_t ipv6_prefix_len
     return s;
 }
 
-RateLimiterTable RateLimiterTable::of(const XdpFastPath& fp) { return {fp.rate_limit()}; }
+RateLimiterTable RateLimiterTable::of(const XdpFastPath& fp) { return {fp.rl_slots(), fp.tbl_config()}; }
+
+namespace {
+
+long find_source(std::span<fw_rl_slot> slots, const fw_tbl_config& seeds, const fw_rl_key& key) {
+    fw_rl_key k = key;
+    std::memset(k.pad, 0, sizeof(k.pad));
+    __u64 h = fw_rl_hash(&k, seeds.rl_seed);
+    return slot_table::find(slots, fw_rl_bucket(h), fw_tbl_tag(h), k);
+}
+
+}  // namespace
+
+Result<size_t> RateLimiterTable::occupancy() const { return slot_table::count_used(slots_); }
 
 Result<std::vector<RateLimitedSource>> RateLimiterTable::top_limited(size_t limit) const {
     std::vector<RateLimitedSource> all;
-    FW_TRY(map_.for_each([&](const fw_rl_key& k, const fw_rl_state& v) {
-        if (v.limited) all.push_back({k, v});
-    }));
+    slot_table::for_each_used(slots_, [&](const fw_rl_slot& s, fw_rl_slot&) {
+        if (s.st.limited) all.push_back({s.key, s.st});
+    });
     size_t n = std::min(limit, all.size());
     std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(),
                       [](const auto& a, const auto& b) { return a.state.limited > b.state.limited; });
     all.resize(n);
     return all;
+}
+
+Result<std::optional<fw_rl_state>> RateLimiterTable::lookup(const fw_rl_key& key) const {
+    long i = find_source(slots_, seeds_, key);
+    if (i < 0) return std::optional<fw_rl_state>{};
+    fw_rl_state st;
+    std::memcpy(&st, &slots_[static_cast<size_t>(i)].st, sizeof(st));
+    return std::optional<fw_rl_state>{st};
+}
+
+Result<bool> RateLimiterTable::reset(const fw_rl_key& key) {
+    long i = find_source(slots_, seeds_, key);
+    return i >= 0 && slot_table::release(slots_[static_cast<size_t>(i)]);
+}
+
+Result<bool> RateLimiterTable::store(const fw_rl_key& key, const fw_rl_state& state) {
+    long i = find_source(slots_, seeds_, key);
+    if (i < 0) return false;
+    fw_rl_state& st = slots_[static_cast<size_t>(i)].st;
+    auto put = [](__u64& dst, __u64 v) { std::atomic_ref<__u64>(dst).store(v); };
+    put(st.pkt.tat_ns, state.pkt.tat_ns);
+    put(st.byte.tat_ns, state.byte.tat_ns);
+    put(st.syn.tat_ns, state.syn.tat_ns);
+    put(st.icmp.tat_ns, state.icmp.tat_ns);
+    put(st.udp.tat_ns, state.udp.tat_ns);
+    put(st.limited, state.limited);
+    put(st.last_event_ns, state.last_event_ns);
+    put(st.last_seen_ns, state.last_seen_ns);
+    return true;
 }
 
 }  // namespace flywall

@@ -1,15 +1,18 @@
 // Per-source rate limiting (user side of bpf/lib/fw_ratelimit.h): settings written into the
-// live fw_xdp_config, and a view of the limiter's own LRU map (occupancy, top offenders).
+// live fw_xdp_config, and a view of the limiter's own table (occupancy, top offenders): the
+// mmapped set-associative array of bpf/include/flywall/flowtable.h.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
 #include "flywall/abi.h"
+#include "flywall/flowtable.h"
 #include "runtime/map.hpp"
 
 namespace flywall {
@@ -44,19 +47,23 @@ struct RateLimitedSource {
 
 class RateLimiterTable {
 public:
-    RateLimiterTable(Map<fw_rl_key, fw_rl_state> map) : map_(std::move(map)) {}  // NOLINT(implicit)
+    RateLimiterTable(std::span<fw_rl_slot> slots, const fw_tbl_config& seeds) : slots_(slots), seeds_(seeds) {}
     static RateLimiterTable of(const XdpFastPath& fp);
 
-    Result<size_t> occupancy() const { return map_.count(); }
+    Result<size_t> occupancy() const;
     static constexpr size_t capacity() { return FW_RATE_MAX; }
     // Sources with the most dropped packets first (only sources that were limited at all).
     Result<std::vector<RateLimitedSource>> top_limited(size_t limit) const;
-    Result<std::optional<fw_rl_state>> lookup(const fw_rl_key& key) const { return map_.lookup(key); }
-    // Forget a source: its buckets start full again.
-    Result<bool> reset(const fw_rl_key& key) { return map_.remove(key); }
+    Result<std::optional<fw_rl_state>> lookup(const fw_rl_key& key) const;
+    // Forget a source: its buckets start full again. False when it is not in the table.
+    Result<bool> reset(const fw_rl_key& key);
+    // Overwrites the buckets and counters of a source in the table (false when absent): to
+    // carry state over, or to move a bucket in time on purpose.
+    Result<bool> store(const fw_rl_key& key, const fw_rl_state& state);
 
 private:
-    Map<fw_rl_key, fw_rl_state> map_;
+    std::span<fw_rl_slot> slots_;
+    fw_tbl_config seeds_;
 };
 
 }  // namespace flywall

@@ -70,9 +70,15 @@ fw_xdp_config default_xdp_config() {
 
 Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
     FW_TRY_ASSIGN(fw_ft_config ft, ft_config_for(opts));
+    fw_tbl_config tbl{};
+    if (opts.tbl_seed)
+        tbl = *opts.tbl_seed;
+    else if (getrandom(&tbl, sizeof(tbl), 0) != static_cast<ssize_t>(sizeof(tbl)))
+        return Error::from_errno(errno, "getrandom for the flow and rate-limiter table seeds");
     FW_TRY_ASSIGN(auto skel, Skeleton<xdp_blocklist>::open_and_load([&](xdp_blocklist* s) -> Status {
         s->bss->fw_cfg = default_xdp_config();
         s->bss->fw_ft = ft;
+        s->bss->fw_tbl = tbl;
         for (auto* m : {s->maps.fw_ft_allow4, s->maps.fw_ft_block4})
             if (int rc = bpf_map__set_max_entries(m, opts.ft_slots4); rc != 0) return Error::from_neg(rc, "size fast table");
         for (auto* m : {s->maps.fw_ft_allow6, s->maps.fw_ft_block6})
@@ -88,6 +94,7 @@ Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
     // .bss is initialised at load from the mmapped image; set again for clarity after load.
     skel->bss->fw_cfg = default_xdp_config();
     skel->bss->fw_ft = ft;
+    skel->bss->fw_tbl = tbl;
     XdpFastPath fp(std::move(skel));
     const bpf_map* maps[4] = {fp.skel_->maps.fw_ft_allow4, fp.skel_->maps.fw_ft_block4, fp.skel_->maps.fw_ft_allow6,
                               fp.skel_->maps.fw_ft_block6};
@@ -99,6 +106,11 @@ Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
         bytes = size_t(bpf_map__max_entries(hints[t])) * bpf_map__value_size(hints[t]);
         FW_TRY_ASSIGN(fp.ft_hint_[t], MapMmap::map(map_fd(hints[t]), bytes, bpf_map__name(hints[t])));
     }
+    auto map_table = [](const bpf_map* m) {
+        return MapMmap::map(map_fd(m), size_t(bpf_map__max_entries(m)) * bpf_map__value_size(m), bpf_map__name(m));
+    };
+    FW_TRY_ASSIGN(fp.rl_, map_table(fp.skel_->maps.fw_rl_map));
+    FW_TRY_ASSIGN(fp.flows_, map_table(fp.skel_->maps.fw_flows));
     return fp;
 }
 

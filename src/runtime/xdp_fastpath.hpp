@@ -4,6 +4,7 @@
 
 #include "flywall/abi.h"
 #include "flywall/fasttable.h"
+#include "flywall/flowtable.h"
 // clang-format off
 #include "xdp_blocklist.skel.h"
 // clang-format on
@@ -27,6 +28,8 @@ struct XdpLoadOptions {
     uint32_t ft_slots4 = FW_FT_SLOTS4_DEFAULT;
     uint32_t ft_slots6 = FW_FT_SLOTS6_DEFAULT;
     std::optional<std::array<uint64_t, 2>> ft_seed;
+    // Seeds of the flow and rate-limiter tables (flywall/flowtable.h); random unless given.
+    std::optional<fw_tbl_config> tbl_seed;
 };
 
 // A MAP_SHARED mapping of a BPF_F_MMAPABLE map; move-only, unmapped on destruction.
@@ -96,8 +99,11 @@ public:
     // Issue 3: DNS blocklist (bloom prefilter + exact hash), rate limiter, flows, events.
     BloomMap<__u64> dns_bloom() const { return {map_fd(skel_->maps.fw_dns_bloom), "fw_dns_bloom"}; }
     Map<fw_dns_key, fw_dns_entry> dns_exact() const { return {map_fd(skel_->maps.fw_dns_exact), "fw_dns_exact"}; }
-    Map<fw_rl_key, fw_rl_state> rate_limit() const { return {map_fd(skel_->maps.fw_rl_map), "fw_rl_map"}; }
-    Map<fw_flow_key, fw_flow_value> flows() const { return {map_fd(skel_->maps.fw_flows), "fw_flows"}; }
+    // Rate limiter and flow tables (flywall/flowtable.h): slots through the mmapped arrays;
+    // RateLimiterTable and FlowTable (ratelimit.hpp, flows.hpp) are their typed views.
+    std::span<fw_rl_slot> rl_slots() const { return slots<fw_rl_slot>(rl_); }
+    std::span<fw_flow_slot> flow_slots() const { return slots<fw_flow_slot>(flows_); }
+    const fw_tbl_config& tbl_config() const { return skel_->bss->fw_tbl; }
     // The events ring buffer (BPF_MAP_TYPE_RINGBUF) for ring_buffer__new(); records are fw_event.
     int events_fd() const { return map_fd(skel_->maps.fw_events); }
     // State of the BPF-side event cap (GCRA theoretical arrival time); 0 = a full burst.
@@ -120,6 +126,7 @@ private:
     Skeleton<xdp_blocklist> skel_;
     std::array<MapMmap, 4> ft_;       // indexed by fw_ft_table; sized exactly slots x slot size
     std::array<MapMmap, 4> ft_hint_;  // indexed by fw_ft_table
+    MapMmap rl_, flows_;
 };
 
 // Default runtime configuration: statistics and IP lists on, malformed packets pass.

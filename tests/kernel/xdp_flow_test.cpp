@@ -1,6 +1,7 @@
 // Flow tracking: counters and TCP flags over several packets (IPv4, IPv6), trusted offload
 // skipping the blocklist (user-space mark and auto-trust after N packets), sampling of new flows
-// with existing flows always updated, idle expiry, listing, occupancy and the eviction estimate.
+// with existing flows always updated, idle expiry, listing, occupancy, eviction counting with
+// LRU replacement inside a full bucket, and the millisecond timestamp clock.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -164,7 +165,8 @@ TEST_F(XdpFlow, ListExpireOccupancyAndEvictionEstimate) {
         ASSERT_TRUE(v.ok() && v->has_value());
         fw_flow_value old = **v;
         old.last_seen_ns -= 60ull * 1000000000ull;
-        ASSERT_TRUE(fp_->flows().update(k, old).ok());
+        auto stored = table.store(k, old);
+        ASSERT_TRUE(stored.ok() && *stored);
     }
     auto expired = table.expire_idle(30ull * 1000000000ull);
     ASSERT_TRUE(expired.ok());
@@ -181,11 +183,77 @@ TEST_F(XdpFlow, ListExpireOccupancyAndEvictionEstimate) {
     EXPECT_EQ(est.occupancy_growth, 6);
     EXPECT_EQ(est.expired, 4u);
     EXPECT_EQ(est.evicted, 0u);
-    // Simulated LRU pressure: 100 new flows while occupancy grew by 40 and nothing expired.
-    FlowSample a{0, 1000, 0, 0}, b{0, 1040, 100, 0};
+    // LRU pressure from the program's eviction counter: 100 new flows, 60 of them evicted one.
+    FlowSample a{0, 1000, 0, 0, 7}, b{0, 1040, 100, 0, 67};
     auto e2 = FlowTable::estimate_evictions(a, b);
     EXPECT_EQ(e2.evicted, 60u);
     EXPECT_DOUBLE_EQ(e2.evicted_per_new, 0.6);
+}
+
+// The table is set-associative (flywall/flowtable.h): FW_WAYS flows per bucket, LRU within the
+// bucket. Five flows aimed at one bucket (found with the table's own seed) leave the four most
+// recently seen, count one eviction, and the evicted flow is simply created again later.
+TEST_F(XdpFlow, FullBucketEvictsItsLeastRecentlySeenFlow) {
+    const fw_tbl_config& seeds = fp_->tbl_config();
+    // 2^16 buckets: about one in 65536 port pairs shares the first one's bucket.
+    std::vector<std::pair<uint16_t, uint16_t>> ports;  // {sport, dport}
+    uint32_t bucket = 0;
+    for (uint32_t i = 0; i < (1u << 24) && ports.size() < FW_WAYS + 1; ++i) {
+        auto sp = static_cast<uint16_t>(1 + (i & 0xFFF)), dp = static_cast<uint16_t>(1 + (i >> 12));
+        fw_flow_key k = key4("198.18.0.7", sp, 6, dp);
+        uint32_t b = fw_flow_bucket(fw_flow_hash(&k, seeds.flow_seed));
+        if (ports.empty()) bucket = b;
+        if (b == bucket) ports.emplace_back(sp, dp);
+    }
+    ASSERT_EQ(ports.size(), size_t(FW_WAYS + 1)) << "no five port pairs share a bucket";
+    auto pkt = [&](size_t i) {
+        return PacketBuilder().eth().ipv4("198.18.0.7", "198.18.1.1", 6).tcp(ports[i].first, ports[i].second, 0x10)
+            .pad_to(64).build();
+    };
+    auto key = [&](size_t i) { return key4("198.18.0.7", ports[i].first, 6, ports[i].second); };
+    auto table = FlowTable::of(*fp_);
+    for (size_t i = 0; i < FW_WAYS; ++i) {
+        run_verdict(*fp_, pkt(i));
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));  // > the 1 ms clock period
+    }
+    // Touch the first flow again: now the second is the least recently seen.
+    run_verdict(*fp_, pkt(0));
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    run_verdict(*fp_, pkt(FW_WAYS));
+    auto st = stats_of(*fp_);
+    EXPECT_EQ(st.flows_new, uint64_t(FW_WAYS + 1));
+    EXPECT_EQ(st.flows_evicted, 1u);
+    auto evicted = table.lookup(key(1));
+    ASSERT_TRUE(evicted.ok());
+    EXPECT_FALSE(evicted->has_value()) << "the least recently seen flow is the victim";
+    for (size_t i : {size_t(0), size_t(2), size_t(3), size_t(FW_WAYS)}) {
+        auto v = table.lookup(key(i));
+        ASSERT_TRUE(v.ok() && v->has_value()) << "flow " << i;
+    }
+    auto first = table.lookup(key(0));
+    EXPECT_EQ((*first)->packets, 2u);
+    auto occ = table.occupancy();
+    ASSERT_TRUE(occ.ok());
+    EXPECT_EQ(*occ, size_t(FW_WAYS));
+}
+
+// Flow timestamps come from the millisecond clock the program's BPF timer keeps: they follow
+// CLOCK_MONOTONIC closely and move between packets a few milliseconds apart.
+TEST_F(XdpFlow, TimestampsFollowTheMonotonicClock) {
+    auto pkt = tcp4("198.18.0.8", 4242, 0x10);
+    run_verdict(*fp_, pkt);  // starts the clock
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    uint64_t before = monotonic_ns();
+    run_verdict(*fp_, pkt);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    run_verdict(*fp_, pkt);
+    uint64_t after = monotonic_ns();
+    auto v = FlowTable::of(*fp_).lookup(key4("198.18.0.8", 4242));
+    ASSERT_TRUE(v.ok() && v->has_value());
+    EXPECT_GE((*v)->last_seen_ns + 5000000ull, after - 0) << "lags the clock by at most a few ms";
+    EXPECT_LE((*v)->last_seen_ns, after);
+    EXPECT_GT((*v)->last_seen_ns, before) << "the clock moved while the test slept";
+    EXPECT_LT((*v)->first_seen_ns, before);
 }
 
 TEST_F(XdpFlow, DisabledTrackingCreatesNothing) {

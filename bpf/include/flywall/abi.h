@@ -16,8 +16,8 @@
 #define FW_LPM_GUARD6_SLOTS  65536     /* IPv6 /32 prefixes hashed into 16 bits */
 #define FW_DNS_MAX           1048576   /* >= 1,000,000 blocked domains */
 #define FW_DNS_NAME_MAX      256       /* wire-format name buffer; names up to 253 chars */
-#define FW_RATE_MAX          262144    /* rate limiter sources (LRU, separate from lists) */
-#define FW_FLOW_MAX          262144    /* tracked flows (LRU) */
+#define FW_RATE_MAX          262144    /* rate limiter sources (own table, separate from lists) */
+#define FW_FLOW_MAX          262144    /* tracked flows; both tables: flywall/flowtable.h */
 #define FW_EVENTS_RING_BYTES (1 << 22)
 
 /* ---- runtime feature switches: fw_xdp_config.features ---- */
@@ -170,9 +170,15 @@ struct fw_stats {
 	__u64 events_suppressed_ring_full;
 	__u64 events_sampled_out;
 	/* added with issue 3 */
-	__u64 rl_sources_new;          /* sources inserted into the limiter's LRU map */
+	__u64 rl_sources_new;          /* sources inserted into the limiter's table */
 	__u64 dns_nxdomain_unsupported;/* nxdomain wanted, but IPv4 options / IPv6 ext headers: dropped */
 	__u64 dns_not_inspected;       /* UDP/53 that is no single-question standard query */
+	/* set-associative state tables (flywall/flowtable.h): a new key replaced the least recently
+	 * seen entry of its full bucket */
+	__u64 flows_evicted;
+	__u64 rl_sources_evicted;
+	__u64 flows_insert_lost;       /* another CPU claimed the slot first: created by a later packet */
+	__u64 rl_batched;              /* passed on tokens their flow had charged in advance */
 };
 
 /* ---- DNS blocklist ---- */
@@ -195,12 +201,12 @@ struct fw_dns_entry {
 	__u8 name[FW_DNS_NAME_MAX];
 };
 
-/* ---- rate limiter (LRU hash, separate from the lists so a flood cannot evict them) ---- */
+/* ---- rate limiter (own table, separate from the lists so a flood cannot evict them) ---- */
 struct fw_rl_key {
 	__u8 family;      /* 4 or 6 */
-	__u8 pad[3];
+	__u8 pad[7];      /* 0; keeps addr 8-aligned: the table hashes the key as 3 u64 words */
 	__u8 addr[16];    /* IPv4 in the first 4 bytes; IPv6 masked to rl_ipv6_prefix_len */
-};
+} __attribute__((aligned(8)));
 
 /* One token bucket in GCRA form (bpf/lib/fw_ratelimit.h): the whole state is one u64, the
  * theoretical arrival time, so it is updated with a single compare-and-swap. Tokens available at
@@ -217,6 +223,7 @@ struct fw_rl_state {
 	struct fw_bucket udp;
 	__u64 limited;       /* packets dropped for this source */
 	__u64 last_event_ns; /* at most one FW_EV_RATE_LIMITED per source per second */
+	__u64 last_seen_ns;  /* fast clock (fw_gcra.h) of the last packet: the table's LRU replacement */
 };
 
 /* fw_event.reason for FW_EV_RATE_LIMITED: which bucket ran dry. */
@@ -228,7 +235,7 @@ enum fw_rl_reason {
 	FW_RL_UDP     = 4,
 };
 
-/* ---- flows (LRU hash keyed by 5-tuple + ifindex) ---- */
+/* ---- flows (set-associative table keyed by 5-tuple + ifindex, flywall/flowtable.h) ---- */
 struct fw_flow_key {
 	__u8 saddr[16];   /* IPv4 uses the first 4 bytes, rest zero */
 	__u8 daddr[16];
@@ -238,7 +245,8 @@ struct fw_flow_key {
 	__u8 family;      /* 4 or 6 */
 	__u16 pad;
 	__u32 ifindex;
-};
+	__u32 pad2;       /* 0; the table hashes the key as 6 u64 words */
+} __attribute__((aligned(8)));
 
 enum fw_flow_flag {
 	FW_FLOW_TRUSTED      = 1u << 0, /* skips remaining checks */
@@ -246,13 +254,16 @@ enum fw_flow_flag {
 };
 
 struct fw_flow_value {
-	__u64 first_seen_ns;  /* CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns): 1/HZ resolution */
+	__u64 first_seen_ns;  /* CLOCK_MONOTONIC as of <= ~1 ms before (fw_fast_now, bpf/lib/fw_gcra.h) */
 	__u64 last_seen_ns;
 	__u64 packets;
 	__u64 bytes;
 	__u32 flags;          /* fw_flow_flag */
 	__u8 tcp_flags_seen;  /* OR of TCP flags */
 	__u8 pad[3];
+	/* Rate-limit tokens this flow already charged to its source's buckets and not used yet
+	 * (bpf/lib/fw_ratelimit.h, "batched charging"): packets << 32 | bytes. */
+	__u64 rl_credit;
 };
 
 /* ---- events (ring buffer) ---- */
