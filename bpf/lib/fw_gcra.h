@@ -108,10 +108,10 @@ static __always_inline __u64 fw_coarse_now(void)
  * Measured here: bpf_jiffies64() costs ~5 ns and fw_coarse_now() ~6 ns per call, more than
  * the whole trusted-flow path may spend on time. fw_fast_now() is one load of fw_clock_ns,
  * which a bpf_timer callback sets to bpf_ktime_get_ns() every millisecond (so it lags
- * CLOCK_MONOTONIC by at most about 1 ms plus timer slack). The first packet starts the timer
- * (bpf_timer_init fails with EBUSY on every later try, harmlessly); until it has run, and if
- * user space zeroes the word, the reader falls back to fw_coarse_now() and restarts it. The
- * timer lives as long as the program's maps; 1,000 callbacks a second cost nothing measurable. */
+ * CLOCK_MONOTONIC by at most about 1 ms plus timer slack). The first packet stores the exact
+ * time and arms the timer (one CPU wins a compare-and-swap on the zero word); fw_clock_check()
+ * re-arms it should it ever stop. The timer lives as long as the program's maps; 1,000
+ * callbacks a second cost nothing measurable. */
 #define FW_CLOCK_PERIOD_NS 1000000ULL
 #define FW_CLOCK_MONOTONIC 1
 
@@ -135,7 +135,10 @@ static int fw_clock_tick(void *map, int *key, struct fw_clock_timer *v)
 	return 0;
 }
 
-static __noinline int fw_clock_start(void)
+/* Arms the timer. The caller has just stored a non-zero fw_clock_ns, so no other packet calls
+ * this meanwhile: re-arming on every packet would push the expiry forward forever and the
+ * callback would never run (a first version did exactly that under continuous traffic). */
+static __noinline int fw_clock_arm(void)
 {
 	struct fw_clock_timer *v;
 	__u32 zero = 0;
@@ -143,7 +146,7 @@ static __noinline int fw_clock_start(void)
 	v = bpf_map_lookup_elem(&fw_clock_timer_map, &zero);
 	if (!v)
 		return 0;
-	bpf_timer_init(&v->t, &fw_clock_timer_map, FW_CLOCK_MONOTONIC);
+	bpf_timer_init(&v->t, &fw_clock_timer_map, FW_CLOCK_MONOTONIC); /* EBUSY after the first */
 	bpf_timer_set_callback(&v->t, fw_clock_tick);
 	bpf_timer_start(&v->t, FW_CLOCK_PERIOD_NS, 0);
 	return 0;
@@ -155,8 +158,30 @@ static __always_inline __u64 fw_fast_now(void)
 
 	if (likely(t))
 		return t;
-	fw_clock_start();
-	return fw_coarse_now();
+	t = bpf_ktime_get_ns();
+	/* one CPU wins the start; the others see a non-zero clock from now on */
+	if (__sync_val_compare_and_swap(&fw_clock_ns, 0, t) == 0)
+		fw_clock_arm();
+	return t;
+}
+
+/* Safety net, run by each CPU every FW_CLOCK_CHECK_EVERY packets (fw_stats.processed is
+ * per-CPU): if the clock lags the coarse clock by more than FW_CLOCK_MAX_LAG_NS the timer is
+ * not running (it never stops by itself; this guards against a failed arm), so the clock is
+ * set here and the timer armed again. Without statistics (FW_F_STATS off) there is no check. */
+#define FW_CLOCK_CHECK_EVERY 256
+#define FW_CLOCK_MAX_LAG_NS  (50 * 1000000ULL)
+
+static __noinline int fw_clock_check(void)
+{
+	__u64 real = bpf_ktime_get_coarse_ns();
+	__u64 t = *(volatile __u64 *)&fw_clock_ns;
+
+	if (t && real > t + FW_CLOCK_MAX_LAG_NS) {
+		*(volatile __u64 *)&fw_clock_ns = real;
+		fw_clock_arm();
+	}
+	return 0;
 }
 
 /* Buckets whose window is at least this many ticks use fw_coarse_now(): time then advances in

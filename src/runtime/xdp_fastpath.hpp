@@ -104,6 +104,9 @@ public:
     std::span<fw_rl_slot> rl_slots() const { return slots<fw_rl_slot>(rl_); }
     std::span<fw_flow_slot> flow_slots() const { return slots<fw_flow_slot>(flows_); }
     const fw_tbl_config& tbl_config() const { return skel_->bss->fw_tbl; }
+    // The program's millisecond clock (fw_fast_now, bpf/lib/fw_gcra.h): CLOCK_MONOTONIC as its
+    // BPF timer last stored it; 0 until the first packet started the timer and it ran once.
+    uint64_t fast_clock_ns() const { return __atomic_load_n(&skel_->bss->fw_clock_ns, __ATOMIC_RELAXED); }
     // The events ring buffer (BPF_MAP_TYPE_RINGBUF) for ring_buffer__new(); records are fw_event.
     int events_fd() const { return map_fd(skel_->maps.fw_events); }
     // State of the BPF-side event cap (GCRA theoretical arrival time); 0 = a full burst.

@@ -241,8 +241,13 @@ TEST_F(XdpFlow, FullBucketEvictsItsLeastRecentlySeenFlow) {
 // CLOCK_MONOTONIC closely and move between packets a few milliseconds apart.
 TEST_F(XdpFlow, TimestampsFollowTheMonotonicClock) {
     auto pkt = tcp4("198.18.0.8", 4242, 0x10);
+    EXPECT_EQ(fp_->fast_clock_ns(), 0u) << "the timer starts with the first packet";
     run_verdict(*fp_, pkt);  // starts the clock
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    uint64_t c1 = fp_->fast_clock_ns();
+    EXPECT_GT(c1, 0u) << "the BPF timer ran";
+    EXPECT_LE(c1, monotonic_ns());
+    EXPECT_GE(c1 + 10000000ull, monotonic_ns()) << "and keeps running (1 ms period)";
     uint64_t before = monotonic_ns();
     run_verdict(*fp_, pkt);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -254,6 +259,14 @@ TEST_F(XdpFlow, TimestampsFollowTheMonotonicClock) {
     EXPECT_LE((*v)->last_seen_ns, after);
     EXPECT_GT((*v)->last_seen_ns, before) << "the clock moved while the test slept";
     EXPECT_LT((*v)->first_seen_ns, before);
+
+    // Under continuous traffic (packets far less than 1 ms apart) the clock keeps moving: the
+    // timer is armed once, not pushed back by every packet.
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(60);
+    while (std::chrono::steady_clock::now() < until) ASSERT_TRUE(run_prog(fp_->prog_fd(), pkt, 1000).ok());
+    uint64_t now = monotonic_ns();
+    EXPECT_LE(fp_->fast_clock_ns(), now);
+    EXPECT_GE(fp_->fast_clock_ns() + 10000000ull, now) << "the timer fired during the traffic";
 }
 
 TEST_F(XdpFlow, DisabledTrackingCreatesNothing) {
