@@ -51,8 +51,6 @@ int xdp_blocklist(struct xdp_md *ctx)
 
 	FW_STAT_INC(s, processed);
 	FW_STAT_ADD(s, bytes, data_end - data);
-	if (s && unlikely(!(s->processed & (FW_CLOCK_CHECK_EVERY - 1))))
-		fw_clock_check();
 
 	rc = fw_parse(&pkt, data, data_end);
 	if (unlikely(rc != FW_PARSE_OK)) {

@@ -109,9 +109,10 @@ static __always_inline __u64 fw_coarse_now(void)
  * the whole trusted-flow path may spend on time. fw_fast_now() is one load of fw_clock_ns,
  * which a bpf_timer callback sets to bpf_ktime_get_ns() every millisecond (so it lags
  * CLOCK_MONOTONIC by at most about 1 ms plus timer slack). The first packet stores the exact
- * time and arms the timer (one CPU wins a compare-and-swap on the zero word); fw_clock_check()
- * re-arms it should it ever stop. The timer lives as long as the program's maps; 1,000
- * callbacks a second cost nothing measurable. */
+ * time and arms the timer (one CPU wins a compare-and-swap on the zero word). The timer lives
+ * as long as the program's maps and re-arms itself; should it ever stop, user space (the
+ * daemon's tick, XdpFastPath::watch_fast_clock) sees the word lag and zeroes it, and the next
+ * packet arms it again. 1,000 callbacks a second cost nothing measurable. */
 #define FW_CLOCK_PERIOD_NS 1000000ULL
 #define FW_CLOCK_MONOTONIC 1
 
@@ -163,25 +164,6 @@ static __always_inline __u64 fw_fast_now(void)
 	if (__sync_val_compare_and_swap(&fw_clock_ns, 0, t) == 0)
 		fw_clock_arm();
 	return t;
-}
-
-/* Safety net, run by each CPU every FW_CLOCK_CHECK_EVERY packets (fw_stats.processed is
- * per-CPU): if the clock lags the coarse clock by more than FW_CLOCK_MAX_LAG_NS the timer is
- * not running (it never stops by itself; this guards against a failed arm), so the clock is
- * set here and the timer armed again. Without statistics (FW_F_STATS off) there is no check. */
-#define FW_CLOCK_CHECK_EVERY 256
-#define FW_CLOCK_MAX_LAG_NS  (50 * 1000000ULL)
-
-static __noinline int fw_clock_check(void)
-{
-	__u64 real = bpf_ktime_get_coarse_ns();
-	__u64 t = *(volatile __u64 *)&fw_clock_ns;
-
-	if (t && real > t + FW_CLOCK_MAX_LAG_NS) {
-		*(volatile __u64 *)&fw_clock_ns = real;
-		fw_clock_arm();
-	}
-	return 0;
 }
 
 /* Buckets whose window is at least this many ticks use fw_coarse_now(): time then advances in

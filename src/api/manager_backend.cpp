@@ -84,6 +84,9 @@ Result<json> ManagerBackend::stats() {
     auto occ = m_.flow_occupancy();
     j["flows"]["active"] = occ ? json(*occ) : json(nullptr);
     j["flows"]["max"] = Manager::flow_capacity();
+    auto rl = m_.rate_limiter_occupancy();
+    j["rate_limit"]["sources_active"] = rl ? json(*rl) : json(nullptr);
+    j["rate_limit"]["sources_max"] = Manager::rate_limiter_capacity();
     auto ev = m_.event_stats();
     j["events"]["received"] = ev.received;
     j["events"]["decode_errors"] = ev.decode_errors;

@@ -488,6 +488,8 @@ Status Manager::tick() {
             if (result.ok()) result = std::move(r).error();
         }
     }
+    if (xdp_ && xdp_->watch_fast_clock(monotonic_ns()))
+        spdlog::warn("flywall: the XDP program's millisecond clock had stopped; re-armed by the next packet");
     if (flows_ && coordinator_.is_enabled("flow_monitoring")) {
         auto r = flows_->expire_idle(cfg_.flows.idle_timeout_sec * 1000000000ull);
         if (!r.ok()) {
@@ -745,6 +747,14 @@ std::optional<std::uint64_t> Manager::flow_occupancy() const {
     std::lock_guard lk(mu_);
     if (!flows_) return std::nullopt;
     auto n = flows_->occupancy();
+    if (!n.ok()) return std::nullopt;
+    return *n;
+}
+
+std::optional<std::uint64_t> Manager::rate_limiter_occupancy() const {
+    std::lock_guard lk(mu_);
+    if (!xdp_) return std::nullopt;
+    auto n = RateLimiterTable::of(*xdp_).occupancy();
     if (!n.ok()) return std::nullopt;
     return *n;
 }

@@ -36,6 +36,7 @@
 #include "core/learning_engine.hpp"
 #include "runtime/domains.hpp"
 #include "runtime/flows.hpp"
+#include "runtime/ratelimit.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/iplists.hpp"
 #include "runtime/loader.hpp"
@@ -163,6 +164,9 @@ public:
     // Entries in the flow table now (none when it cannot be read).
     std::optional<std::uint64_t> flow_occupancy() const;
     static constexpr std::size_t flow_capacity() { return FlowTable::capacity(); }
+    // Sources in the rate limiter's table now (none when the fast path is not loaded).
+    std::optional<std::uint64_t> rate_limiter_occupancy() const;
+    static constexpr std::size_t rate_limiter_capacity() { return RateLimiterTable::capacity(); }
 
     std::shared_ptr<Subscription> subscribe_events(const std::string& name, std::size_t capacity = 1024);
     void unsubscribe_events(const std::shared_ptr<Subscription>& sub);

@@ -107,6 +107,10 @@ public:
     // The program's millisecond clock (fw_fast_now, bpf/lib/fw_gcra.h): CLOCK_MONOTONIC as its
     // BPF timer last stored it; 0 until the first packet started the timer and it ran once.
     uint64_t fast_clock_ns() const { return __atomic_load_n(&skel_->bss->fw_clock_ns, __ATOMIC_RELAXED); }
+    // Watchdog of that clock, for a periodic caller: when it lags `now_ns` (CLOCK_MONOTONIC) by
+    // more than `max_lag_ns` its timer is not running, so the word is zeroed and the next packet
+    // stores the time and arms the timer again. Returns true when it reset the clock.
+    bool watch_fast_clock(uint64_t now_ns, uint64_t max_lag_ns = 50'000'000);
     // The events ring buffer (BPF_MAP_TYPE_RINGBUF) for ring_buffer__new(); records are fw_event.
     int events_fd() const { return map_fd(skel_->maps.fw_events); }
     // State of the BPF-side event cap (GCRA theoretical arrival time); 0 = a full burst.

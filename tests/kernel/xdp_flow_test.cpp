@@ -267,6 +267,25 @@ TEST_F(XdpFlow, TimestampsFollowTheMonotonicClock) {
     uint64_t now = monotonic_ns();
     EXPECT_LE(fp_->fast_clock_ns(), now);
     EXPECT_GE(fp_->fast_clock_ns() + 10000000ull, now) << "the timer fired during the traffic";
+    EXPECT_FALSE(fp_->watch_fast_clock(monotonic_ns())) << "a running clock is left alone";
+}
+
+// The watchdog: a clock word that lags by more than the limit (a stopped timer) is zeroed, and
+// the next packet stores the time again and re-arms the timer.
+TEST_F(XdpFlow, WatchdogRestartsAStaleClock) {
+    EXPECT_FALSE(fp_->watch_fast_clock(monotonic_ns())) << "not started: nothing to do";
+    auto pkt = tcp4("198.18.0.9", 4343, 0x10);
+    run_verdict(*fp_, pkt);
+    ASSERT_GT(fp_->fast_clock_ns(), 0u);
+    // Pretend the clock stopped 10 s ago (as seen from 10 s in the future).
+    uint64_t future = monotonic_ns() + 10'000'000'000ull;
+    EXPECT_TRUE(fp_->watch_fast_clock(future, 50'000'000));
+    EXPECT_EQ(fp_->fast_clock_ns(), 0u);
+    run_verdict(*fp_, pkt);
+    uint64_t now = monotonic_ns();
+    EXPECT_GT(fp_->fast_clock_ns(), now - 5'000'000ull);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_GE(fp_->fast_clock_ns() + 10'000'000ull, monotonic_ns()) << "the timer runs again";
 }
 
 TEST_F(XdpFlow, DisabledTrackingCreatesNothing) {

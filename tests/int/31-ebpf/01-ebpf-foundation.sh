@@ -76,6 +76,11 @@ after=$(jq -r '.processed' <<<"$stats")
 runs=$(jq -r '.programs[] | select(.name=="xdp_blocklist") | .run_cnt' <<<"$stats")
 [[ "$runs" =~ ^[0-9]+$ && "$runs" -ge 3 ]] || t_fail "programs[].run_cnt '$runs' (BPF stats not enabled?)"
 t_say "ok: processed $before -> $after, run_cnt $runs"
+# State tables report occupancy and capacity (rate limiter sources, flows).
+[ "$(jq -r '.rate_limit.sources_max' <<<"$stats")" = 262144 ] || t_fail "rate_limit.sources_max: $stats"
+[[ "$(jq -r '.rate_limit.sources_active' <<<"$stats")" =~ ^[0-9]+$ ]] || t_fail "rate_limit.sources_active: $stats"
+[ "$(jq -r '.flows.max' <<<"$stats")" = 262144 ] || t_fail "flows.max: $stats"
+t_say "ok: limiter sources $(jq -r '.rate_limit.sources_active' <<<"$stats") of 262144, flows $(jq -r '.flows.active' <<<"$stats")"
 
 metrics=$(t_fw curl -s -m 5 "http://127.0.0.1:$T_PORT/metrics")
 grep -q "^flywall_packets_processed_total $after" <<<"$metrics" ||
