@@ -608,7 +608,22 @@ Result<std::vector<MapReport>> Manager::maps() const {
             case BPF_MAP_TYPE_BLOOM_FILTER:  // no keys to walk
                 break;
             case BPF_MAP_TYPE_ARRAY:
-            case BPF_MAP_TYPE_PERCPU_ARRAY: r.entries = info.max_entries; break;
+            case BPF_MAP_TYPE_PERCPU_ARRAY: {
+                // Slot tables are arrays whose occupancy is what matters: count used slots.
+                const std::string& n = r.info.name;
+                if (n == "fw_flows" && flows_) {
+                    if (auto k = flows_->occupancy(); k.ok()) r.entries = *k;
+                } else if (n == "fw_rl_map") {
+                    if (auto k = RateLimiterTable::of(*xdp_).occupancy(); k.ok()) r.entries = *k;
+                } else if (lists_ && n.rfind("fw_ft_", 0) == 0 && n.rfind("fw_ft_hint", 0) != 0) {
+                    IpListKind list = n.find("allow") != std::string::npos ? IpListKind::Allow : IpListKind::Block;
+                    uint8_t family = n.back() == '6' ? 6 : 4;
+                    r.entries = lists_->exact_stats(list, family).used;
+                } else {
+                    r.entries = info.max_entries;
+                }
+                break;
+            }
             default: {
                 auto n = count_keys(m.fd(), info.key_size);
                 if (n.ok()) r.entries = *n;

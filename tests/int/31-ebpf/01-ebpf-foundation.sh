@@ -61,6 +61,11 @@ t_check "GET /api/ebpf/maps status" "$(t_status)" 200
 t_check "fw_block4 key_size" "$(jq -r '.maps[] | select(.name=="fw_block4") | .key_size' <<<"$maps")" 4
 t_check "fw_block4 max_entries" "$(jq -r '.maps[] | select(.name=="fw_block4") | .max_entries' <<<"$maps")" 1048576
 t_check "fw_block4 entries" "$(jq -r '.maps[] | select(.name=="fw_block4") | .entries' <<<"$maps")" 0
+# Slot tables (arrays) report used slots, not their size.
+t_check "fw_ft_block4 entries" "$(jq -r '.maps[] | select(.name=="fw_ft_block4") | .entries' <<<"$maps")" 0
+t_check "fw_rl_map max_entries" "$(jq -r '.maps[] | select(.name=="fw_rl_map") | .max_entries' <<<"$maps")" 262144
+fe=$(jq -r '.maps[] | select(.name=="fw_flows") | .entries' <<<"$maps")
+[[ "$fe" =~ ^[0-9]+$ && "$fe" -lt 262144 ]] || t_fail "fw_flows entries '$fe' (used slots expected)"
 t_check "fw_block4 pin" "$(jq -r '.maps[] | select(.name=="fw_block4") | .pin' <<<"$maps")" "$T_PIN/maps/fw_block4"
 mem=$(jq -r '.maps[] | select(.name=="fw_stats_map") | .memory_bytes' <<<"$maps")
 [[ "$mem" =~ ^[0-9]+$ && "$mem" -gt 0 ]] || t_fail "fw_stats_map memory_bytes '$mem'"
