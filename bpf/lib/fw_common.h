@@ -35,4 +35,16 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #endif
 
+/* A BPF_F_MMAPABLE array of `slots` values: the slot tables user space reads and writes
+ * through mmap (IP fast tables, flow and rate-limiter tables). max_entries may be resized by
+ * user space before load. */
+#define FW_DEFINE_MMAP_ARRAY(name, value_t, slots)      \
+	struct {                                             \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                \
+		__uint(max_entries, slots);                      \
+		__uint(map_flags, BPF_F_MMAPABLE);               \
+		__type(key, __u32);                              \
+		__type(value, value_t);                          \
+	} name SEC(".maps")
+
 #endif /* FW_COMMON_H */

@@ -50,14 +50,7 @@
 /* Hash key, slot-count shifts and overflow skip bits: written by user space (mmapped .bss). */
 struct fw_ft_config fw_ft;
 
-#define FW_DEFINE_FT(name, slot_t, slots)                \
-	struct {                                             \
-		__uint(type, BPF_MAP_TYPE_ARRAY);                \
-		__uint(max_entries, slots);                      \
-		__uint(map_flags, BPF_F_MMAPABLE);               \
-		__type(key, __u32);                              \
-		__type(value, slot_t);                           \
-	} name SEC(".maps")
+#define FW_DEFINE_FT(name, slot_t, slots) FW_DEFINE_MMAP_ARRAY(name, slot_t, slots)
 
 /* max_entries is set by user space at load (bpf_map__set_max_entries); these are defaults. */
 FW_DEFINE_FT(fw_ft_allow4, struct fw_ft4_slot, FW_FT_SLOTS4_DEFAULT);

@@ -36,14 +36,7 @@ static __always_inline int fw_tbl_cas_state(__u32 *state, __u32 from, __u32 to)
 }
 
 /* The table map of one slot type. */
-#define FW_DEFINE_TABLE(name, slot_t, slots)             \
-	struct {                                             \
-		__uint(type, BPF_MAP_TYPE_ARRAY);                \
-		__uint(max_entries, slots);                      \
-		__uint(map_flags, BPF_F_MMAPABLE);               \
-		__type(key, __u32);                              \
-		__type(value, slot_t);                           \
-	} name SEC(".maps")
+#define FW_DEFINE_TABLE(name, slot_t, slots) FW_DEFINE_MMAP_ARRAY(name, slot_t, slots)
 
 /* Body of a find function: index of the USED slot holding *k in the bucket of h. `eq` is an
  * expression of s (slot pointer) and k. */
