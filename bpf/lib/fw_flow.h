@@ -56,7 +56,7 @@ static __always_inline __u32 fw_flow_find_idx(const struct fw_flow_key *k, __u64
 	if (!k)
 		return FW_TBL_NONE;
 	FW_TBL_FIND(fw_flows, struct fw_flow_slot, fw_flow_bucket, h,
-		    fw_words_eq((const __u64 *)&s->key, (const __u64 *)k, 6));
+		    fw_flow_key_eq(&s->key, k));
 }
 
 /* A slot of the flow's bucket moved to BUSY for a new flow (see FW_TBL_CLAIM). */

@@ -288,6 +288,31 @@ TEST_F(XdpFlow, WatchdogRestartsAStaleClock) {
     EXPECT_GE(fp_->fast_clock_ns() + 10'000'000ull, monotonic_ns()) << "the timer runs again";
 }
 
+// IPv4 keys hash and compare four of the six key words; IPv6 keys all six. Flows that differ
+// only in the last 8 bytes of an IPv6 address (words 1 and 3) are distinct flows.
+TEST_F(XdpFlow, Ipv6FlowsDifferingInTheLowAddressHalfAreDistinct) {
+    auto v6 = [](const char* src, const char* dst) {
+        return PacketBuilder().eth().ipv6(src, dst, 17).udp(5353, 5353).pad_to(90).build();
+    };
+    for (int i = 0; i < 3; ++i) run_verdict(*fp_, v6("2001:db8::1", "2001:db8:ff::1"));
+    run_verdict(*fp_, v6("2001:db8::2", "2001:db8:ff::1"));
+    run_verdict(*fp_, v6("2001:db8::1", "2001:db8:ff::2"));
+    EXPECT_EQ(stats_of(*fp_).flows_new, 3u);
+    auto table = FlowTable::of(*fp_);
+    auto k = [](const char* src, const char* dst) {
+        auto r = make_flow_key(src, dst, 5353, 5353, 17, kTestIfindex);
+        EXPECT_TRUE(r.ok());
+        return *r;
+    };
+    auto a = table.lookup(k("2001:db8::1", "2001:db8:ff::1"));
+    auto b = table.lookup(k("2001:db8::2", "2001:db8:ff::1"));
+    auto c = table.lookup(k("2001:db8::1", "2001:db8:ff::2"));
+    ASSERT_TRUE(a.ok() && a->has_value() && b.ok() && b->has_value() && c.ok() && c->has_value());
+    EXPECT_EQ((*a)->packets, 3u);
+    EXPECT_EQ((*b)->packets, 1u);
+    EXPECT_EQ((*c)->packets, 1u);
+}
+
 TEST_F(XdpFlow, DisabledTrackingCreatesNothing) {
     fp_->config().features &= ~static_cast<__u32>(FW_F_FLOW_TRACKING | FW_F_TRUSTED_OFFLOAD);
     run_verdict(*fp_, tcp4("198.18.0.6", 1, 0x02));
