@@ -98,7 +98,7 @@ static __always_inline void fw_flow_touch(struct fw_flow_value *v, const struct 
 		/* atomic: user space may be flipping the trusted bit of this flow right now */
 		/* 64-bit or on {flags, tcp_flags_seen, pad} (8-aligned): no 32-bit atomics in
 		 * clang 14's BPF v1; the upper half is or-ed with 0 */
-		__sync_fetch_and_or((__u64 *)&v->flags, FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED);
+		__sync_fetch_and_or((__u64 *)(fw_u64a *)&v->flags, FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED);
 		FW_STAT_INC(s, flows_auto_trusted);
 	}
 }
@@ -142,8 +142,7 @@ static __always_inline void fw_flow_create(struct fw_flow_key *k, __u64 h, const
 		slot->v.flags = FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED;
 		FW_STAT_INC(s, flows_auto_trusted);
 	}
-	fw_tbl_barrier();
-	FW_TBL_STORE(slot->state, FW_SLOT_USED);
+	fw_tbl_cas_state(&slot->state, FW_SLOT_BUSY, FW_SLOT_USED); /* publish (see flowtable.h) */
 	FW_STAT_INC(s, flows_new);
 	if ((fw_cfg.features & (FW_F_EVENTS | FW_F_NEW_FLOW_EVENTS)) ==
 	    (FW_F_EVENTS | FW_F_NEW_FLOW_EVENTS))

@@ -36,7 +36,7 @@ static __always_inline __u32 fw_rl_find_idx(const struct fw_rl_key *k, __u64 h)
 	if (!k)
 		return FW_TBL_NONE;
 	FW_TBL_FIND(fw_rl_map, struct fw_rl_slot, fw_rl_bucket, h,
-		    fw_words_eq((const __u64 *)&s->key, (const __u64 *)k, 3));
+		    fw_words_eq((const fw_u64a *)&s->key, (const fw_u64a *)k, 3));
 }
 
 __noinline __u32 fw_rl_claim_idx(__u64 h)
@@ -75,8 +75,7 @@ static __always_inline struct fw_rl_state *fw_rl_get(const struct fw_rl_key *k, 
 	__builtin_memcpy(&slot->key, k, sizeof(*k));
 	__builtin_memset(&slot->st, 0, sizeof(slot->st));
 	slot->st.last_seen_ns = now;
-	fw_tbl_barrier();
-	FW_TBL_STORE(slot->state, FW_SLOT_USED);
+	fw_tbl_cas_state(&slot->state, FW_SLOT_BUSY, FW_SLOT_USED); /* publish (see flowtable.h) */
 	FW_STAT_INC(s, rl_sources_new);
 	return &slot->st;
 }
@@ -120,6 +119,24 @@ static __always_inline int fw_rl_any_limit(void)
 	       fw_cfg.rl_udp_pps;
 }
 
+/* fw_flow_value.rl_credit: bits 0..21 bytes, 22..27 packets (a batch is at most 64, so at
+ * most 63 are left as credit, of at most 63 x 65535 < 2^22 bytes), 28..63 the expiry in
+ * units of 2^20 ns of the fast clock (36 bits: wraps after 2.3 years; compared modulo). */
+#define FW_CR_BYTES_MASK ((1ULL << 22) - 1)
+#define FW_CR_PKTS_SHIFT 22
+#define FW_CR_PKTS_MASK  63ULL
+#define FW_CR_EXP_SHIFT  28
+#define FW_CR_EXP_MASK   ((1ULL << 36) - 1)
+#define FW_CR_TIME_SHIFT 20
+
+/* Credit with packets left that has not expired at `now` (fast clock). */
+static __always_inline int fw_credit_live(__u64 c, __u64 now)
+{
+	__u64 left = ((c >> FW_CR_EXP_SHIFT) - (now >> FW_CR_TIME_SHIFT)) & FW_CR_EXP_MASK;
+
+	return ((c >> FW_CR_PKTS_SHIFT) & FW_CR_PKTS_MASK) && left && left < (FW_CR_EXP_MASK >> 1);
+}
+
 /* Charges `n` units (a batch) to a bucket, falling back to one unit when the batch does not
  * fit; *n becomes what was charged, 0 when even one unit did not fit (over the limit). */
 #define FW_RL_CHARGE(tat_p, n, unit_len, bp, coarse, clock)                                     \
@@ -135,14 +152,22 @@ static __always_inline int fw_rl_any_limit(void)
  * exact one (read at most once per packet, through `clock`); see fw_gcra.h.
  *
  * Batched charging for tracked flows (`flow` non-NULL): instead of charging the source's
- * buckets one packet at a time, a flow charges up to `batch` packets (burst / 16 of every
- * bucket that applies, at most 64, and as many of this packet's size for bytes/s) at once
- * and keeps the rest as credit in its slot (fw_flow_value.rl_credit); its next packets pass
- * on that credit with one compare-and-swap instead of the limiter's lookups and bucket
- * updates. Tokens are charged before they are used, so a source never passes more than its
- * buckets allow; credit a flow does not use (it ended, its packets grew, two CPUs stored
- * credit at once, or a batch was charged to one bucket but only one packet fit the next) is
- * lost, so a source can be held somewhat below its rate, by at most one batch per flow.
+ * buckets one packet at a time, a flow charges a batch of packets at once and keeps the rest
+ * as credit in its slot (fw_flow_value.rl_credit); its next packets pass on that credit with
+ * one compare-and-swap instead of the limiter's lookups and bucket updates.
+ *  - batch = min(64, burst/16 of every bucket that applies (bytes/s: in packets of this
+ *    size), packets the flow has had so far): the last term ramps a new flow up 1, 2, 4, ...
+ *    so short flows (one request, one answer) do not charge tokens they never use;
+ *  - credit expires window/16 after it was charged (the shortest window of those buckets),
+ *    so flows cannot bank tokens while they are idle: in any interval W a source passes at
+ *    most what its buckets allow over W plus that expiry, i.e. burst + rate x (W + window/16)
+ *    instead of burst + rate x W; windows under 16 ms (expiry under 1 ms) are never batched;
+ *  - tokens are charged before they are used, so credit a flow does not use (it ended, its
+ *    packets grew, or a batch fitted one bucket but only one packet fitted the next) is lost:
+ *    a source can be held somewhat below its rate, by at most one batch per flow, never
+ *    above it; credit two CPUs store at once is merged (capped at 63 packets);
+ *  - a reader that matched a flow slot an instant before it was replaced can spend or store
+ *    credit in the new tenant's slot (at most one batch per such race).
  * TCP SYNs are never batched (their bucket counts connection attempts). */
 static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats *s,
 					struct fw_clock *clock, __u32 ifindex,
@@ -152,7 +177,7 @@ static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats 
 	struct fw_rl_state *st;
 	struct fw_rl_params *pr;
 	__u32 zero = 0;
-	__u64 coarse, now, n = 1, len = p->len;
+	__u64 coarse, now, n = 1, len = p->len, ttl = ~0ULL;
 	__u32 reason = 0;
 	int over = 0;
 	int syn = p->l4_proto == IPPROTO_TCP && p->has_l4 &&
@@ -160,17 +185,23 @@ static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats 
 
 	if (!fw_rl_any_limit())
 		return 0;
+	coarse = fw_fast_now();
 	if (flow && !syn) {
-		__u64 c = FW_TBL_LOAD(flow->rl_credit);
+		/* two tries: another CPU spending from the same flow makes the first CAS fail */
+		_Pragma("unroll")
+		for (int i = 0; i < 2; i++) {
+			__u64 c = FW_TBL_LOAD(flow->rl_credit);
 
-		if ((c >> 32) && (c & 0xFFFFFFFFULL) >= len &&
-		    __sync_val_compare_and_swap(&flow->rl_credit, c, c - (1ULL << 32) - len) == c) {
-			FW_STAT_INC(s, rl_batched);
-			return 0;
+			if (!fw_credit_live(c, coarse) || (c & FW_CR_BYTES_MASK) < len)
+				break;
+			if (__sync_val_compare_and_swap(&flow->rl_credit, c,
+							c - (1ULL << FW_CR_PKTS_SHIFT) - len) == c) {
+				FW_STAT_INC(s, rl_batched);
+				return 0;
+			}
 		}
 	}
 	fw_rl_key_fill(&key, p);
-	coarse = fw_fast_now();
 	st = fw_rl_get(&key, s, coarse);
 	if (!st)
 		return 0; /* lost an insert race for this source's slot: fail open, once */
@@ -179,17 +210,20 @@ static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats 
 		return 0;
 
 	if (flow && !syn && len) {
-		n = FW_RL_BATCH_MAX;
+		n = flow->packets < FW_RL_BATCH_MAX ? flow->packets : FW_RL_BATCH_MAX;
 		if ((p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6) && fw_cfg.rl_icmp_pps) {
 			fw_bucket_params_refresh(&pr->icmp, fw_cfg.rl_icmp_pps, fw_cfg.rl_icmp_burst);
 			n = pr->icmp.batch < n ? pr->icmp.batch : n;
+			ttl = pr->icmp.window_ns < ttl ? pr->icmp.window_ns : ttl;
 		} else if (p->l4_proto == IPPROTO_UDP && fw_cfg.rl_udp_pps) {
 			fw_bucket_params_refresh(&pr->udp, fw_cfg.rl_udp_pps, fw_cfg.rl_udp_burst);
 			n = pr->udp.batch < n ? pr->udp.batch : n;
+			ttl = pr->udp.window_ns < ttl ? pr->udp.window_ns : ttl;
 		}
 		if (fw_cfg.rl_pps) {
 			fw_bucket_params_refresh(&pr->pkt, fw_cfg.rl_pps, fw_cfg.rl_burst_packets);
 			n = pr->pkt.batch < n ? pr->pkt.batch : n;
+			ttl = pr->pkt.window_ns < ttl ? pr->pkt.window_ns : ttl;
 		}
 		if (fw_cfg.rl_bps && n > 1) {
 			__u64 nb;
@@ -197,8 +231,10 @@ static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats 
 			fw_bucket_params_refresh(&pr->byte, fw_cfg.rl_bps, fw_cfg.rl_burst_bytes);
 			nb = pr->byte.batch / len;
 			n = nb < n ? nb : n;
+			ttl = pr->byte.window_ns < ttl ? pr->byte.window_ns : ttl;
 		}
-		if (!n)
+		ttl = (ttl / FW_RL_BATCH_DIV) >> FW_CR_TIME_SHIFT; /* in 2^20 ns units */
+		if (!n || !ttl)
 			n = 1;
 	}
 
@@ -239,8 +275,29 @@ static __always_inline int fw_ratelimit(const struct fw_pkt *p, struct fw_stats 
 			over = 1;
 		}
 	}
-	if (!over && n > 1 && flow)
-		FW_TBL_STORE(flow->rl_credit, ((n - 1) << 32) | ((n - 1) * len));
+	if (!over && n > 1 && flow) {
+		/* Store the new credit, merged with live credit another CPU stored meanwhile (capped
+		 * at the field sizes; the merged credit takes the later expiry). Two tries, then the
+		 * new credit is given up (lost, never double-counted). */
+		__u64 exp = ((coarse >> FW_CR_TIME_SHIFT) + ttl) & FW_CR_EXP_MASK;
+
+		_Pragma("unroll")
+		for (int i = 0; i < 2; i++) {
+			__u64 old = FW_TBL_LOAD(flow->rl_credit);
+			__u64 pk = n - 1, by = (n - 1) * len;
+
+			if (fw_credit_live(old, coarse)) {
+				pk += (old >> FW_CR_PKTS_SHIFT) & FW_CR_PKTS_MASK;
+				by += old & FW_CR_BYTES_MASK;
+				pk = pk > FW_CR_PKTS_MASK ? FW_CR_PKTS_MASK : pk;
+				by = by > FW_CR_BYTES_MASK ? FW_CR_BYTES_MASK : by;
+			}
+			if (__sync_val_compare_and_swap(&flow->rl_credit, old,
+							(exp << FW_CR_EXP_SHIFT) |
+								(pk << FW_CR_PKTS_SHIFT) | by) == old)
+				break;
+		}
+	}
 	if (!over)
 		return 0;
 

@@ -15,7 +15,6 @@ struct fw_tbl_config fw_tbl;
 
 #define FW_TBL_LOAD(x) (*(volatile typeof(x) *)&(x))
 #define FW_TBL_STORE(x, v) (*(volatile typeof(x) *)&(x) = (v))
-#define fw_tbl_barrier() asm volatile("" ::: "memory")
 
 /* Results of the find / claim functions besides a slot index. */
 #define FW_TBL_NONE    0xFFFFFFFFu /* not found / no claimable slot (all BUSY) */
@@ -27,12 +26,12 @@ struct fw_tbl_config fw_tbl;
  * and keeps the tag as it was read. */
 static __always_inline int fw_tbl_cas_state(__u32 *state, __u32 from, __u32 to)
 {
-	__u64 *w = (__u64 *)state;
-	__u64 old = FW_TBL_LOAD(*w);
+	fw_u64a *w = (fw_u64a *)state;
+	__u64 old = *(volatile fw_u64a *)w;
 
 	if ((__u32)old != from)
 		return 0;
-	return __sync_val_compare_and_swap(w, old, (old & 0xFFFFFFFF00000000ULL) | to) == old;
+	return __sync_val_compare_and_swap((__u64 *)w, old, (old & 0xFFFFFFFF00000000ULL) | to) == old;
 }
 
 /* The table map of one slot type. */
@@ -93,7 +92,7 @@ static __always_inline int fw_tbl_cas_state(__u32 *state, __u32 from, __u32 to)
 	return best_state == FW_SLOT_USED ? best | FW_TBL_EVICTED : best
 
 /* Six (flow) or three (limiter) u64 words compared without branches. */
-static __always_inline int fw_words_eq(const __u64 *a, const __u64 *b, int n)
+static __always_inline int fw_words_eq(const fw_u64a *a, const fw_u64a *b, int n)
 {
 	__u64 d = 0;
 

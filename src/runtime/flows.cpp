@@ -138,14 +138,25 @@ Result<std::optional<fw_flow_value>> FlowTable::lookup(const fw_flow_key& key) c
 
 Result<bool> FlowTable::set_trusted(const fw_flow_key& key, bool trusted) {
     auto [base, tag] = where(key, seeds_);
-    size_t n = slot_table::for_each_match(slots_, base, tag, normalized(key), [&](uint32_t, fw_flow_slot& s) {
+    const fw_flow_key k = normalized(key);
+    size_t changed = 0;
+    slot_table::for_each_match(slots_, base, tag, k, [&](uint32_t, fw_flow_slot& s) {
         std::atomic_ref<__u32> flags(s.v.flags);
-        if (trusted)
-            flags.fetch_or(FW_FLOW_TRUSTED);
-        else
+        if (!trusted) {
             flags.fetch_and(~static_cast<__u32>(FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED));
+            ++changed;
+            return;
+        }
+        __u32 before = flags.fetch_or(FW_FLOW_TRUSTED);
+        // The slot may have changed hands between the match and the or: then the trust went to
+        // another flow, which must not skip the checks. Undo it (unless it was trusted before).
+        if (!slot_table::still_holds(s, tag, k)) {
+            if (!(before & FW_FLOW_TRUSTED)) flags.fetch_and(~static_cast<__u32>(FW_FLOW_TRUSTED));
+            return;
+        }
+        ++changed;
     });
-    return n > 0;
+    return changed > 0;
 }
 
 Result<bool> FlowTable::store(const fw_flow_key& key, const fw_flow_value& value) {
@@ -168,7 +179,7 @@ Result<size_t> FlowTable::expire_idle(uint64_t idle_timeout_ns, uint64_t now_ns)
         if (s.v.last_seen_ns < now_ns && now_ns - s.v.last_seen_ns > idle_timeout_ns) {
             // Re-read last_seen on the live slot: a packet may have arrived since the copy.
             uint64_t last = std::atomic_ref<__u64>(live.v.last_seen_ns).load();
-            if (last < now_ns && now_ns - last > idle_timeout_ns && slot_table::release(live)) ++removed;
+            if (last < now_ns && now_ns - last > idle_timeout_ns && slot_table::release(live, s.tag)) ++removed;
         }
     });
     expired_total_ += removed;

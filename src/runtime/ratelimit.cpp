@@ -132,7 +132,9 @@ Result<std::optional<fw_rl_state>> RateLimiterTable::lookup(const fw_rl_key& key
 
 Result<bool> RateLimiterTable::reset(const fw_rl_key& key) {
     long i = find_source(slots_, seeds_, key);
-    return i >= 0 && slot_table::release(slots_[static_cast<size_t>(i)]);
+    if (i < 0) return false;
+    fw_rl_slot& slot = slots_[static_cast<size_t>(i)];
+    return slot_table::release(slot, std::atomic_ref<uint32_t>(slot.tag).load());
 }
 
 Result<bool> RateLimiterTable::store(const fw_rl_key& key, const fw_rl_state& state) {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstddef>
 #include <cstring>
 #include <span>
 
@@ -61,11 +62,23 @@ size_t count_used(std::span<Slot> slots) {
     return n;
 }
 
-// USED -> EMPTY; false when the slot changed state meanwhile (a CPU is rewriting it).
+// {USED, tag} -> {EMPTY, tag}: one 64-bit compare-and-swap over the state and tag words (the
+// program claims slots the same way), so it frees the entry the caller judged by its tag and
+// not a new tenant that took the slot meanwhile. False when the slot changed.
 template <class Slot>
-bool release(Slot& s) {
-    uint32_t expect = FW_SLOT_USED;
-    return std::atomic_ref<uint32_t>(s.state).compare_exchange_strong(expect, FW_SLOT_EMPTY, std::memory_order_acq_rel);
+bool release(Slot& s, uint32_t tag) {
+    static_assert(offsetof(Slot, state) == 0 && offsetof(Slot, tag) == 4, "state and tag form one u64");
+    auto* word = reinterpret_cast<uint64_t*>(&s.state);
+    uint64_t expect = uint64_t(FW_SLOT_USED) | (uint64_t(tag) << 32);
+    uint64_t desired = uint64_t(FW_SLOT_EMPTY) | (uint64_t(tag) << 32);
+    return __atomic_compare_exchange_n(word, &expect, desired, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+// True while the slot still holds `key` under `tag` (re-check after acting on a match).
+template <class Slot, class Key>
+bool still_holds(Slot& s, uint32_t tag, const Key& key) {
+    return state_of(s) == FW_SLOT_USED && std::atomic_ref<uint32_t>(s.tag).load() == tag &&
+           std::memcmp(&s.key, &key, sizeof(Key)) == 0;
 }
 
 }  // namespace flywall::slot_table

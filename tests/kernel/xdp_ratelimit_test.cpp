@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "runtime/flows.hpp"
 #include "runtime/ratelimit.hpp"
 #include "xdp_feature_util.hpp"
 
@@ -41,6 +42,11 @@ protected:
         t1.join();
         t2.join();
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    fw_flow_key flow_key_of(const char* src) {
+        auto k = make_flow_key(src, "198.18.1.1", 1000, 2000, 17, 1);
+        EXPECT_TRUE(k.ok());
+        return k.ok() ? *k : fw_flow_key{};
     }
     std::optional<XdpFastPath> fp_;
 };
@@ -192,9 +198,10 @@ TEST_F(XdpRateLimit, TrackedFlowChargesInBatchesAndStaysExact) {
     EXPECT_EQ(passes(a, 200), 160);
     auto st = stats_of(*fp_);
     EXPECT_EQ(st.rl_limited, 40u);
-    // The first packet has no flow yet (charged alone); then 15 batches of 10 (9 of each pass on
-    // credit) leave 9 tokens, fewer than a batch: charged one by one.
-    EXPECT_EQ(st.rl_batched, 15u * 9u);
+    // The first packet has no flow yet (charged alone); then the batch ramps with the flow's
+    // packets (1, 2, 4, 8, then the cap of 10) until fewer tokens than a batch are left, which
+    // are charged one by one: 1+2+... worked out, 137 of the 160 pass on credit.
+    EXPECT_EQ(st.rl_batched, 137u);
     // A second flow of the same source shares the source's buckets: nothing is left for it.
     auto b = PacketBuilder().eth().ipv4("198.18.0.11", "198.18.1.1", 17).udp(1001, 2000).pad_to(64).build();
     EXPECT_EQ(passes(b, 5), 0);
@@ -213,6 +220,27 @@ TEST_F(XdpRateLimit, ByteCreditNeverCoversMoreBytesThanCharged) {
     EXPECT_EQ(passes(udp_from("198.18.0.12", 1000), 10), 3);
 }
 
+// Credit expires window/16 after it was charged, so idle flows cannot bank tokens: with a
+// 1,600-packet burst at 100/s (window 16 s, expiry 1 s), credit left in a flow is gone 1 s later.
+TEST_F(XdpRateLimit, FlowCreditExpires) {
+    fp_->config().features |= FW_F_FLOW_TRACKING;
+    RateLimitSettings s;
+    s.pps = 100;
+    s.burst_packets = 1600;  // batch 64 after the ramp
+    limits(s);
+    auto a = udp_from("198.18.0.14");
+    EXPECT_EQ(passes(a, 70), 70);  // ramp 1,2,4,...,64: credit left in the flow
+    auto key = flow_key_of("198.18.0.14");
+    auto v = FlowTable::of(*fp_).lookup(key);
+    ASSERT_TRUE(v.ok() && v->has_value());
+    uint64_t credit_pkts = ((*v)->rl_credit >> 22) & 63;
+    ASSERT_GT(credit_pkts, 0u) << "the flow holds credit";
+    auto before = stats_of(*fp_).rl_batched;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    EXPECT_EQ(passes(a, 1), 1);
+    EXPECT_EQ(stats_of(*fp_).rl_batched, before) << "expired credit is not spent";
+}
+
 TEST_F(XdpRateLimit, TwoCpusWithBatchedFlowsNeverExceedTheBucket) {
     if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "SKIP: needs two CPUs";
     fp_->config().features |= FW_F_FLOW_TRACKING;
@@ -224,8 +252,12 @@ TEST_F(XdpRateLimit, TwoCpusWithBatchedFlowsNeverExceedTheBucket) {
     auto st = stats_of(*fp_);
     EXPECT_EQ(st.passed + st.rl_limited, 40000u);
     EXPECT_LE(st.passed, 1000u + static_cast<uint64_t>(secs) + 1) << "no token spent twice";
-    // Credit lost to a race is at most one batch per race; far fewer races than batches.
-    EXPECT_GE(st.passed, 500u);
+    std::printf("[ info ] one flow on two CPUs at once: %llu of 1000 tokens used, %llu on credit\n",
+                static_cast<unsigned long long>(st.passed), static_cast<unsigned long long>(st.rl_batched));
+    // Both CPUs run the same flow here, the worst case (RSS keeps a real flow on one CPU):
+    // credit is merged, not overwritten, and a failed spend is retried, so little is lost (1000
+    // of 1000 in quiet runs; the bound leaves room for a loaded machine).
+    EXPECT_GE(st.passed, 250u);
     EXPECT_GT(st.rl_batched, 0u);
 }
 

@@ -262,7 +262,8 @@ struct fw_flow_value {
 	__u8 tcp_flags_seen;  /* OR of TCP flags */
 	__u8 pad[3];
 	/* Rate-limit tokens this flow already charged to its source's buckets and not used yet
-	 * (bpf/lib/fw_ratelimit.h, "batched charging"): packets << 32 | bytes. */
+	 * (bpf/lib/fw_ratelimit.h, "batched charging"): expiry, packets and bytes, bit layout
+	 * there (FW_CR_*). */
 	__u64 rl_credit;
 };
 

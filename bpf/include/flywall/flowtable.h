@@ -24,15 +24,20 @@
  * Concurrency (any number of CPUs writing, user space writing through the mmap):
  *  - slot state EMPTY -> BUSY -> USED: a writer claims a slot with a compare-and-swap of state
  *    (EMPTY or the USED it chose as victim -> BUSY), writes tag, key and value, then stores
- *    USED. A CPU that loses the CAS does not insert (the flow is created by its next packet; the
- *    limiter fails open for that one packet). Readers use only USED slots whose tag and key
- *    match, so a half-written slot is never matched (x86-64 and arm64 BPF JITs keep the store
- *    order the program gives behind the compiler barrier).
+ *    USED with a second compare-and-swap (BUSY -> USED; a locked instruction on x86-64, a
+ *    full barrier on arm64, so tag, key and value are visible before USED). A CPU that loses
+ *    the claim does not insert (the flow is created by its next packet; the limiter fails
+ *    open for that one packet). Readers use only USED slots whose tag and key match. Readers
+ *    use plain loads: on x86-64 (TSO) a reader that sees USED sees the key written before it;
+ *    on a weakly ordered CPU it could pair USED with a stale key of the previous tenant for
+ *    that instant, which at worst counts one packet to the new tenant.
  *  - flow counters are plain increments (a flow is on one RX queue; see bpf/lib/fw_flow.h),
  *    token buckets and flow credits compare-and-swap; a reader that matched a slot an instant
  *    before it was evicted may add one packet to its next tenant's counters.
- *  - user space expires a slot with a CAS USED -> EMPTY (idle flows) and flips flags with
- *    atomic or/and, so it never loses a kernel increment.
+ *  - user space expires a slot with a 64-bit CAS {USED, tag} -> {EMPTY, tag}, so it frees
+ *    the entry it judged idle and not a new tenant that took the slot meanwhile; it flips
+ *    trust flags with atomic or/and and re-checks the key afterwards, undoing the change if the
+ *    slot changed hands in between.
  *  - duplicates: two CPUs creating the same new flow at the same instant can both insert it;
  *    lookups then always find the first, the other ages out as the bucket's LRU victim.
  *    User-space listings merge such twins (summing their counters). */
@@ -76,6 +81,10 @@ struct fw_tbl_config {
 	__u64 rl_seed[2];
 };
 
+/* Keys are read as u64 words although they are written through narrower fields: a may_alias
+ * type keeps that defined under strict aliasing (BPF clang and the C++ build both use it). */
+typedef __u64 __attribute__((__may_alias__)) fw_u64a;
+
 #define FW_TBL_K1 0x9E3779B97F4A7C15ULL
 #define FW_TBL_K2 0xC2B2AE3D27D4EB4FULL
 #define FW_TBL_K3 0x165667B19E3779F9ULL
@@ -96,7 +105,7 @@ struct fw_tbl_config {
  * family, so an IPv4 and an IPv6 key never compare equal. */
 static inline __u64 fw_flow_hash(const struct fw_flow_key *k, const __u64 *seed)
 {
-	const __u64 *w = (const __u64 *)k;
+	const fw_u64a *w = (const fw_u64a *)k;
 	__u64 x = (w[0] ^ seed[0]) * FW_TBL_K1 + (w[2] ^ seed[0]) * FW_TBL_K3 +
 		  (w[4] ^ seed[1]) * FW_TBL_K6 + (w[5] ^ seed[0]);
 
@@ -108,7 +117,7 @@ static inline __u64 fw_flow_hash(const struct fw_flow_key *k, const __u64 *seed)
 /* Key equality as the table sees it (see fw_flow_hash for the IPv4 words). */
 static inline int fw_flow_key_eq(const struct fw_flow_key *a, const struct fw_flow_key *b)
 {
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	const fw_u64a *x = (const fw_u64a *)a, *y = (const fw_u64a *)b;
 	__u64 d = (x[0] ^ y[0]) | (x[2] ^ y[2]) | (x[4] ^ y[4]) | (x[5] ^ y[5]);
 
 	if (b->family != 4)
@@ -118,7 +127,7 @@ static inline int fw_flow_key_eq(const struct fw_flow_key *a, const struct fw_fl
 
 static inline __u64 fw_rl_hash(const struct fw_rl_key *k, const __u64 *seed)
 {
-	const __u64 *w = (const __u64 *)k;
+	const fw_u64a *w = (const fw_u64a *)k;
 	__u64 x = (w[0] ^ seed[0]) * FW_TBL_K1 + (w[1] ^ seed[1]) * FW_TBL_K2 +
 		  (w[2] ^ seed[0]) * FW_TBL_K3;
 	return x;
