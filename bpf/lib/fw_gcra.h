@@ -146,11 +146,11 @@ static __noinline int fw_clock_arm(void)
 
 	v = bpf_map_lookup_elem(&fw_clock_timer_map, &zero);
 	if (!v)
-		return 0;
+		return -1;
 	bpf_timer_init(&v->t, &fw_clock_timer_map, FW_CLOCK_MONOTONIC); /* EBUSY after the first */
-	bpf_timer_set_callback(&v->t, fw_clock_tick);
-	bpf_timer_start(&v->t, FW_CLOCK_PERIOD_NS, 0);
-	return 0;
+	if (bpf_timer_set_callback(&v->t, fw_clock_tick))
+		return -1;
+	return bpf_timer_start(&v->t, FW_CLOCK_PERIOD_NS, 0) ? -1 : 0;
 }
 
 static __always_inline __u64 fw_fast_now(void)
@@ -161,8 +161,10 @@ static __always_inline __u64 fw_fast_now(void)
 		return t;
 	t = bpf_ktime_get_ns();
 	/* one CPU wins the start; the others see a non-zero clock from now on */
-	if (__sync_val_compare_and_swap(&fw_clock_ns, 0, t) == 0)
-		fw_clock_arm();
+	/* If arming fails (the timer's allocation is atomic and can fail), the word goes back to 0:
+	 * packets then read the exact clock and retry, slower but never frozen. */
+	if (__sync_val_compare_and_swap(&fw_clock_ns, 0, t) == 0 && fw_clock_arm())
+		__sync_val_compare_and_swap(&fw_clock_ns, t, 0);
 	return t;
 }
 
