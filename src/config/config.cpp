@@ -692,6 +692,22 @@ Config read_config(Context& ctx, const hcl::Body& body) {
         r.real("sample_rate", cfg.flows.sample_rate, 0, 1, "rate");
         r.finish();
     }
+    if (const hcl::Block* b = top.single_block("learning")) {
+        BodyReader r(ctx, b->body, "in block learning");
+        auto& l = cfg.learning;
+        constexpr std::uint64_t kMaxSec = 10u * 365 * 24 * 3600;  // ten years
+        r.boolean("auto_apply", l.auto_apply);
+        r.integer("rule_ttl_sec", l.rule_ttl_sec, 1, kMaxSec);
+        r.integer("rate_limit_trips", l.rate_limit_trips, 1, UINT32_MAX);
+        r.integer("rate_limit_window_sec", l.rate_limit_window_sec, 1, kMaxSec);
+        r.integer("scan_ports", l.scan_ports, 1, 65535);
+        r.integer("scan_window_sec", l.scan_window_sec, 1, kMaxSec);
+        r.integer("ips_alerts", l.ips_alerts, 1, UINT32_MAX);
+        r.integer("ips_window_sec", l.ips_window_sec, 1, kMaxSec);
+        r.integer("reject_cooldown_sec", l.reject_cooldown_sec, 0, kMaxSec);
+        r.integer("idle_expiry_sec", l.idle_expiry_sec, 1, kMaxSec);
+        r.finish();
+    }
     if (const hcl::Block* b = top.single_block("events")) {
         BodyReader r(ctx, b->body, "in block events");
         r.optional_string("log_file", cfg.events.log_file, absolute_path);
@@ -870,6 +886,19 @@ std::string to_hcl(const Config& c) {
     if (c.events.log_file) w.attr_str("log_file", *c.events.log_file);
     w.close();
 
+    w.open("learning");
+    w.attr_bool("auto_apply", c.learning.auto_apply);
+    w.attr_num("rule_ttl_sec", c.learning.rule_ttl_sec);
+    w.attr_num("rate_limit_trips", c.learning.rate_limit_trips);
+    w.attr_num("rate_limit_window_sec", c.learning.rate_limit_window_sec);
+    w.attr_num("scan_ports", c.learning.scan_ports);
+    w.attr_num("scan_window_sec", c.learning.scan_window_sec);
+    w.attr_num("ips_alerts", c.learning.ips_alerts);
+    w.attr_num("ips_window_sec", c.learning.ips_window_sec);
+    w.attr_num("reject_cooldown_sec", c.learning.reject_cooldown_sec);
+    w.attr_num("idle_expiry_sec", c.learning.idle_expiry_sec);
+    w.close();
+
     auto proto_text = [](std::uint8_t p) -> std::string {
         return p == 6 ? "tcp" : p == 17 ? "udp" : std::to_string(p);
     };
@@ -978,6 +1007,17 @@ nlohmann::json to_json(const Config& c) {
           {"trusted_after_packets", c.flows.trusted_after_packets},
           {"sample_rate", c.flows.sample_rate}}},
         {"events", {{"log_file", c.events.log_file ? json(*c.events.log_file) : json(nullptr)}}},
+        {"learning",
+         {{"auto_apply", c.learning.auto_apply},
+          {"rule_ttl_sec", c.learning.rule_ttl_sec},
+          {"rate_limit_trips", c.learning.rate_limit_trips},
+          {"rate_limit_window_sec", c.learning.rate_limit_window_sec},
+          {"scan_ports", c.learning.scan_ports},
+          {"scan_window_sec", c.learning.scan_window_sec},
+          {"ips_alerts", c.learning.ips_alerts},
+          {"ips_window_sec", c.learning.ips_window_sec},
+          {"reject_cooldown_sec", c.learning.reject_cooldown_sec},
+          {"idle_expiry_sec", c.learning.idle_expiry_sec}}},
         {"qos", {{"rules", qos}}},
         {"ips", {{"patterns", ips}}},
     };

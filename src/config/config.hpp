@@ -110,6 +110,22 @@ struct FlowsConfig {
     bool operator==(const FlowsConfig&) const = default;
 };
 
+// learning { ... }: thresholds of the learning engine (src/core/learning_engine.hpp). The
+// engine itself is switched by ebpf.features.learning_engine.
+struct LearningSettings {
+    bool auto_apply = false;                     // apply proposals without an operator
+    std::uint64_t rule_ttl_sec = 3600;           // > 0: lifetime of an applied rule
+    std::uint64_t rate_limit_trips = 20;         // > 0: rate-limit events from one source ...
+    std::uint64_t rate_limit_window_sec = 60;    // > 0: ... within this window
+    std::uint64_t scan_ports = 20;               // > 0: distinct destination ports of new flows ...
+    std::uint64_t scan_window_sec = 60;          // > 0
+    std::uint64_t ips_alerts = 5;                // > 0: IPS alerts/drops from one source ...
+    std::uint64_t ips_window_sec = 300;          // > 0
+    std::uint64_t reject_cooldown_sec = 3600;    // >= 0: a rejected source is not proposed again
+    std::uint64_t idle_expiry_sec = 900;         // > 0: an applied rule without hits is removed
+    bool operator==(const LearningSettings&) const = default;
+};
+
 struct EventsConfig {
     std::optional<std::string> log_file;  // JSON lines; absolute path; unset = not written
     bool operator==(const EventsConfig&) const = default;
@@ -137,6 +153,7 @@ struct Config {
     RateLimitConfig rate_limit;
     FlowsConfig flows;
     EventsConfig events;
+    LearningSettings learning;
     QosConfig qos;
     IpsConfig ips;
     bool operator==(const Config&) const = default;

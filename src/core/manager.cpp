@@ -131,6 +131,7 @@ Status Manager::init(config::Config cfg) {
     domains_.emplace(DomainBlocklist::of(*xdp_));
     flows_.emplace(FlowTable::of(*xdp_));
     init_learning();  // before the features: the learning_engine hook switches it
+    FW_TRY(configure_learning(cfg));
     FW_TRY(register_features());
     FW_TRY(coordinator_.configure(cfg.ebpf.features));
 
@@ -435,6 +436,7 @@ Status Manager::apply_config(const config::Config& next) {
     if (auto s = sync_config_domains(*domains); !s.ok()) return fail(std::move(s).error().wrap("reload"));
     if (auto s = sync_config_qos_ips(next); !s.ok()) return fail(std::move(s).error().wrap("reload"));
     if (auto s = configure_governor(next); !s.ok()) return fail(std::move(s).error().wrap("reload"));
+    if (auto s = configure_learning(next); !s.ok()) return fail(std::move(s).error().wrap("reload"));
     apply_sampling(governor_->sampling_rate());
 
     // Interfaces: detach those gone or changed, attach new or changed ones.

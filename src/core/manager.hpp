@@ -250,6 +250,8 @@ private:
     // Learning engine: built before the features are configured, fed once events_ runs.
     void init_learning();
     Status set_learning_enabled(bool enabled);
+    // Thresholds from the config's learning block (bounds stay the engine's defaults).
+    Status configure_learning(const config::Config& cfg);
     void start_learning_runner();
     void stop_learning();
     void tick_learning();

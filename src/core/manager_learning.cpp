@@ -58,6 +58,23 @@ void Manager::init_learning() {
     learning_ = std::make_unique<LearningEngine>(clock_, *learning_blocklist_);
 }
 
+Status Manager::configure_learning(const config::Config& cfg) {
+    if (!learning_) return Error::from_errno(ENODEV, "learning engine not initialised");
+    const auto& l = cfg.learning;
+    LearningConfig c = learning_->config();
+    c.auto_apply = l.auto_apply;
+    c.rule_ttl = std::chrono::seconds(l.rule_ttl_sec);
+    c.rate_limit_trips = static_cast<std::uint32_t>(l.rate_limit_trips);
+    c.rate_limit_window = std::chrono::seconds(l.rate_limit_window_sec);
+    c.scan_ports = static_cast<std::uint32_t>(l.scan_ports);
+    c.scan_window = std::chrono::seconds(l.scan_window_sec);
+    c.ips_alerts = static_cast<std::uint32_t>(l.ips_alerts);
+    c.ips_window = std::chrono::seconds(l.ips_window_sec);
+    c.reject_cooldown = std::chrono::seconds(l.reject_cooldown_sec);
+    c.idle_expiry = std::chrono::seconds(l.idle_expiry_sec);
+    return learning_->configure(c);
+}
+
 Status Manager::set_learning_enabled(bool enabled) {
     if (!learning_) return Error::from_errno(ENODEV, "learning engine not initialised");
     learning_->set_enabled(enabled);

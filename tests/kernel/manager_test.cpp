@@ -144,6 +144,30 @@ TEST_F(ManagerTest, FeatureSwitchActsWithoutReload) {
     EXPECT_EQ(manager->hooks().at(0).prog_id, prog_id);
 }
 
+// The config's learning block sets the engine's thresholds at start and on reload.
+TEST_F(ManagerTest, LearningThresholdsComeFromTheConfig) {
+    auto cfg = make_config();
+    cfg.learning.scan_ports = 7;
+    cfg.learning.ips_window_sec = 42;
+    cfg.learning.auto_apply = true;
+    auto m = Manager::start(cfg, "");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    manager = std::move(*m);
+    auto v = manager->learning_view();
+    ASSERT_TRUE(v.ok()) << v.error().message();
+    EXPECT_EQ((*v)["config"]["scan_ports"], 7);
+    EXPECT_EQ((*v)["config"]["ips_window_sec"], 42);
+    EXPECT_EQ((*v)["auto_apply"], true);
+    auto next = cfg;
+    next.learning.scan_ports = 9;
+    next.learning.auto_apply = false;
+    ASSERT_TRUE(manager->apply_config(next).ok());
+    v = manager->learning_view();
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ((*v)["config"]["scan_ports"], 9);
+    EXPECT_EQ((*v)["auto_apply"], false);
+}
+
 TEST_F(ManagerTest, ReloadAppliesADiffAndKeepsApiEntries) {
     auto cfg = make_config();
     auto m = Manager::start(cfg, "");

@@ -152,6 +152,19 @@ flows {
 events {
   log_file = "/var/log/flywall/events.jsonl"
 }
+
+learning {
+  auto_apply = true
+  rule_ttl_sec = 600
+  rate_limit_trips = 50
+  rate_limit_window_sec = 30
+  scan_ports = 100
+  scan_window_sec = 10
+  ips_alerts = 3
+  ips_window_sec = 120
+  reject_cooldown_sec = 0
+  idle_expiry_sec = 1800
+}
 )";
 
 TEST(ConfigSchema, EveryFieldIsRead) {
@@ -183,6 +196,7 @@ TEST(ConfigSchema, EveryFieldIsRead) {
     EXPECT_EQ(c.flows.idle_timeout_sec, 120u);
     EXPECT_EQ(c.flows.trusted_after_packets, 16u);
     EXPECT_DOUBLE_EQ(c.flows.sample_rate, 0.25);
+    EXPECT_EQ(c.learning, (cfg::LearningSettings{true, 600, 50, 30, 100, 10, 3, 120, 0, 1800}));
     EXPECT_EQ(c.events.log_file, std::optional<std::string>("/var/log/flywall/events.jsonl"));
 }
 
@@ -217,6 +231,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"ebpf {\n  features {\n    ddos_protecton = true\n  }\n}\n",
                   "c.hcl:3:5: unknown feature \"ddos_protecton\" in block features; did you mean \"ddos_protection\"?"},
         ErrorCase{"pin_pth = \"/x\"\n", "c.hcl:1:1: unknown key \"pin_pth\" at top level; did you mean \"pin_path\"?"},
+        ErrorCase{"learning {\n  scan_ports = 0\n}\n", "c.hcl:2:16: \"scan_ports\": must be an integer between 1 and 65535, got 0"},
+        ErrorCase{"learning {\n  scan_port = 5\n}\n", "c.hcl:2:3: unknown key \"scan_port\" in block learning; did you mean \"scan_ports\"?"},
         ErrorCase{"completely_unrelated = 1\n", "c.hcl:1:1: unknown key \"completely_unrelated\" at top level"},
         ErrorCase{"interfaces \"eth0\" {\n}\n",
                   "c.hcl:1:1: unknown block \"interfaces\" at top level; did you mean \"interface\"?"},
@@ -413,6 +429,8 @@ TEST(ConfigSchema, ToJson) {
     EXPECT_EQ(j["rate_limit"]["ipv6_prefix_len"], 56);
     EXPECT_DOUBLE_EQ(j["flows"]["sample_rate"].get<double>(), 0.25);
     EXPECT_EQ(j["events"]["log_file"], "/var/log/flywall/events.jsonl");
+    EXPECT_EQ(j["learning"]["scan_ports"], 100);
+    EXPECT_EQ(j["learning"]["auto_apply"], true);
     nlohmann::json d = cfg::to_json(cfg::Config{});
     EXPECT_TRUE(d["blocklist"]["default_ttl"].is_null());
     EXPECT_TRUE(d["events"]["log_file"].is_null());
