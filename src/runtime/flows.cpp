@@ -75,18 +75,17 @@ struct Where {
     uint32_t base, tag;
 };
 
-Where where(const fw_flow_key& key, const fw_tbl_config& seeds) {
-    fw_flow_key k = key;
-    k.pad = 0;
-    k.pad2 = 0;
-    __u64 h = fw_flow_hash(&k, seeds.flow_seed);
-    return {fw_flow_bucket(h), fw_tbl_tag(h)};
-}
-
+// Keys as the program builds them: padding zero.
 fw_flow_key normalized(fw_flow_key k) {
     k.pad = 0;
     k.pad2 = 0;
     return k;
+}
+
+// Bucket and tag of a normalized key.
+Where where(const fw_flow_key& k, const fw_tbl_config& seeds) {
+    __u64 h = fw_flow_hash(&k, seeds.flow_seed);
+    return {fw_flow_bucket(h), fw_tbl_tag(h)};
 }
 
 bool same_key(const fw_flow_key& a, const fw_flow_key& b) { return std::memcmp(&a, &b, sizeof(a)) == 0; }
@@ -128,8 +127,9 @@ Result<std::vector<FlowEntry>> FlowTable::list(size_t limit, FlowSort sort) cons
 }
 
 Result<std::optional<fw_flow_value>> FlowTable::lookup(const fw_flow_key& key) const {
-    auto [base, tag] = where(key, seeds_);
-    long i = slot_table::find(slots_, base, tag, normalized(key));
+    const fw_flow_key k = normalized(key);
+    auto [base, tag] = where(k, seeds_);
+    long i = slot_table::find(slots_, base, tag, k);
     if (i < 0) return std::optional<fw_flow_value>{};
     fw_flow_value v;
     std::memcpy(&v, &slots_[static_cast<size_t>(i)].v, sizeof(v));
@@ -137,8 +137,8 @@ Result<std::optional<fw_flow_value>> FlowTable::lookup(const fw_flow_key& key) c
 }
 
 Result<bool> FlowTable::set_trusted(const fw_flow_key& key, bool trusted) {
-    auto [base, tag] = where(key, seeds_);
     const fw_flow_key k = normalized(key);
+    auto [base, tag] = where(k, seeds_);
     size_t changed = 0;
     slot_table::for_each_match(slots_, base, tag, k, [&](uint32_t, fw_flow_slot& s) {
         std::atomic_ref<__u32> flags(s.v.flags);
@@ -160,8 +160,9 @@ Result<bool> FlowTable::set_trusted(const fw_flow_key& key, bool trusted) {
 }
 
 Result<bool> FlowTable::store(const fw_flow_key& key, const fw_flow_value& value) {
-    auto [base, tag] = where(key, seeds_);
-    long i = slot_table::find(slots_, base, tag, normalized(key));
+    const fw_flow_key k = normalized(key);
+    auto [base, tag] = where(k, seeds_);
+    long i = slot_table::find(slots_, base, tag, k);
     if (i < 0) return false;
     fw_flow_value& v = slots_[static_cast<size_t>(i)].v;
     std::atomic_ref<__u64>(v.first_seen_ns).store(value.first_seen_ns);
