@@ -7,20 +7,51 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
+#include "common/text.hpp"
 #include "common/result.hpp"
 
 namespace flywall::api {
 
 inline void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
     res.status = status;
-    res.set_content(body.dump(), "application/json");
+    res.set_content(text::json_text(body), "application/json");
 }
 
 inline void send_error(httplib::Response& res, int status, const std::string& message,
                        const std::string& field = {}) {
     using nlohmann::json;
     send_json(res, status, json{{"error", message}, {"field", field.empty() ? json(nullptr) : json(field)}});
+}
+
+// Parses a request's JSON body; nesting deeper than max_depth is refused before the parser
+// runs (nlohmann's recursive parser would otherwise grow without bound on "[[[[..."), and so is
+// text that is not JSON or holds invalid UTF-8. The error names the byte offset.
+inline Result<nlohmann::json> parse_json_bounded(std::string_view body, std::size_t max_depth) {
+    std::size_t depth = 0;
+    bool in_string = false, escaped = false;
+    for (std::size_t i = 0; i < body.size(); ++i) {
+        const char c = body[i];
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return Error::invalid("JSON nested deeper than " + std::to_string(max_depth) + " levels at byte " +
+                                      std::to_string(i));
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_discarded()) return Error::invalid("not valid JSON (or not valid UTF-8)");
+    return j;
 }
 
 // EINVAL 400, ENOENT 404, EBUSY/EEXIST 409 (conflict), ENOSPC/E2BIG/ENOMEM 507 (full),

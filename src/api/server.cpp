@@ -1,6 +1,9 @@
 #include "api/server.hpp"
+#include "common/text.hpp"
 
 #include <httplib.h>
+
+#include <arpa/inet.h>
 
 #include <charconv>
 
@@ -41,17 +44,17 @@ bool is_content_type(const httplib::Request& req, std::string_view want) {
     return ct == want;
 }
 
-std::optional<json> parse_body(const httplib::Request& req, httplib::Response& res) {
+std::optional<json> parse_body(const httplib::Request& req, httplib::Response& res, std::size_t max_depth) {
     if (req.body.empty()) {
         send_error(res, 400, "request body is empty; expected JSON {\"entries\": [...]}", "entries");
         return std::nullopt;
     }
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) {
-        send_error(res, 400, "request body is not valid JSON", "body");
+    auto body = parse_json_bounded(req.body, max_depth);
+    if (!body.ok()) {
+        send_error(res, 400, "request body: " + body.error().message(), "body");
         return std::nullopt;
     }
-    return body;
+    return std::move(*body);
 }
 
 // Query options of a plain-text import; false (and a 400 sent) when one is invalid.
@@ -124,62 +127,54 @@ Result<ListenAddress> parse_listen(const std::string& text) {
     return a;
 }
 
+bool is_loopback_host(const std::string& host) {
+    if (host == "localhost" || host == "::1") return true;
+    in_addr a4{};
+    if (inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    return false;
+}
+
 ApiServer::ApiServer(Backend& backend, ServerOptions options)
-    : backend_(backend), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {}
+    : backend_(backend), options_(std::move(options)), server_(std::make_unique<HardenedHttpServer>()) {}
 
 ApiServer::~ApiServer() { stop(); }
 
 Result<std::unique_ptr<ApiServer>> ApiServer::start(Backend& backend, ServerOptions options) {
     if (options.token.empty()) return Error::invalid("start API server: no token configured");
+    if (!is_loopback_host(options.listen.host)) {
+        // Off loopback, the token would cross the network in clear and anyone who can reach
+        // the port could read the firewall's state: TLS and a token for every request.
+        if (!options.tls)
+            return Error::invalid("API listen address " + options.listen.host + " is not on loopback: set api.tls_cert and "
+                                  "api.tls_key (the token and all state would otherwise travel in clear)");
+        options.reads_need_token = true;
+    }
     std::unique_ptr<ApiServer> s(new ApiServer(backend, std::move(options)));
     s->server_->set_payload_max_length(s->options_.max_body_bytes);
-    // httplib's default adds SO_REUSEPORT, which would let a second daemon share our port and
-    // take half the requests; a busy port must be an error.
-    s->server_->set_socket_options([](int sock) {
-        int yes = 1;
-        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    s->server_->set_read_timeout(10, 0);
+    if (s->options_.tls) FW_TRY(s->server_->enable_tls(*s->options_.tls));
     s->routes();
     const auto& l = s->options_.listen;
-    if (l.port == 0) {
-        s->port_ = s->server_->bind_to_any_port(l.host);
-        if (s->port_ < 0) return Error::from_errno(errno ? errno : EADDRNOTAVAIL, "bind API to " + l.host + ":0");
-    } else {
-        if (!s->server_->bind_to_port(l.host, l.port))
-            return Error::from_errno(errno ? errno : EADDRINUSE, "bind API to " + l.host + ":" + std::to_string(l.port));
-        s->port_ = l.port;
-    }
+    FW_TRY(s->server_->start(l.host, l.port, s->options_.limits));
+    s->port_ = s->server_->bound_port();
     s->running_ = true;
-    s->thread_ = std::thread([srv = s.get()] {
-        srv->server_->listen_after_bind();
-        srv->running_ = false;
-    });
-    // httplib's stop() only acts on a server that is already listening: wait for that, so a
-    // stop right after start (a SIGTERM during start-up) cannot be lost.
-    for (int i = 0; i < 5000 && !s->server_->is_running() && s->running_.load(); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (!s->server_->is_running()) {
-        s->stop();
-        return Error::from_errno(EIO, "API server on " + l.host + ":" + std::to_string(s->port_) + " did not start");
-    }
     return s;
 }
 
 void ApiServer::stop() {
     stopping_ = true;
     if (server_) server_->stop();
-    if (thread_.joinable()) thread_.join();
     running_ = false;
 }
 
 void ApiServer::routes() {
     auto& srv = *server_;
     Backend& be = backend_;
+    const std::size_t max_depth = options_.max_json_depth;
 
-    // Mutations need the bearer token; reads are open (the API listens on loopback by default).
+    // Mutations need the bearer token; reads are open on loopback and need it everywhere else.
     srv.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-        if (req.method != "POST" && req.method != "DELETE" && req.method != "PUT" && req.method != "PATCH")
+        if (!options_.reads_need_token && req.method != "POST" && req.method != "DELETE" && req.method != "PUT" &&
+            req.method != "PATCH")
             return httplib::Server::HandlerResponse::Unhandled;
         const std::string h = req.get_header_value("Authorization");
         const std::string prefix = "Bearer ";
@@ -193,7 +188,7 @@ void ApiServer::routes() {
     });
     srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;
-        if (res.status == 404) send_error(res, 404, "no route " + req.method + " " + req.path);
+        if (res.status == 404) send_error(res, 404, "no route " + text::safe(req.method) + " " + text::safe(req.path));
         else send_error(res, res.status, "HTTP " + std::to_string(res.status));
     });
     srv.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -201,7 +196,7 @@ void ApiServer::routes() {
         try {
             if (ep) std::rethrow_exception(ep);
         } catch (const std::exception& e) {
-            what = std::string("internal error: ") + e.what();
+            what = "internal error: " + text::safe(e.what());
         } catch (...) {
         }
         send_error(res, 500, what);
@@ -236,21 +231,21 @@ void ApiServer::routes() {
 
     // ---- IP lists ----
     srv.Get("/api/ebpf/blocklist/ips", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.list_ips()); });
-    srv.Post("/api/ebpf/blocklist/ips", [&be](const httplib::Request& req, httplib::Response& res) {
-        auto body = parse_body(req, res);
+    srv.Post("/api/ebpf/blocklist/ips", [&be, max_depth](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res, max_depth);
         if (!body) return;
         auto parsed = parse_ip_entries(*body, be.default_ttl());
         if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
         send_bulk(res, be.add_ips(parsed.entries), "added");
     });
-    srv.Delete("/api/ebpf/blocklist/ips", [&be](const httplib::Request& req, httplib::Response& res) {
+    srv.Delete("/api/ebpf/blocklist/ips", [&be, max_depth](const httplib::Request& req, httplib::Response& res) {
         json body;
         if (req.has_param("value")) {  // single entry by query: ?value=X&list=block
             json e{{"value", req.get_param_value("value")}};
             if (req.has_param("list")) e["list"] = req.get_param_value("list");
             body = json{{"entries", json::array({e})}};
         } else {
-            auto b = parse_body(req, res);
+            auto b = parse_body(req, res, max_depth);
             if (!b) return;
             body = std::move(*b);
         }
@@ -271,19 +266,19 @@ void ApiServer::routes() {
     // ---- domains ----
     srv.Get("/api/ebpf/blocklist/domains",
             [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.list_domains()); });
-    srv.Post("/api/ebpf/blocklist/domains", [&be](const httplib::Request& req, httplib::Response& res) {
-        auto body = parse_body(req, res);
+    srv.Post("/api/ebpf/blocklist/domains", [&be, max_depth](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res, max_depth);
         if (!body) return;
         auto parsed = parse_domain_entries(*body, be.default_ttl());
         if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
         send_bulk(res, be.add_domains(parsed.entries), "added");
     });
-    srv.Delete("/api/ebpf/blocklist/domains", [&be](const httplib::Request& req, httplib::Response& res) {
+    srv.Delete("/api/ebpf/blocklist/domains", [&be, max_depth](const httplib::Request& req, httplib::Response& res) {
         json body;
         if (req.has_param("value")) {
             body = json{{"entries", json::array({json{{"value", req.get_param_value("value")}}})}};
         } else {
-            auto b = parse_body(req, res);
+            auto b = parse_body(req, res, max_depth);
             if (!b) return;
             body = std::move(*b);
         }
@@ -308,8 +303,8 @@ void ApiServer::routes() {
 
     // ---- QoS rules and IPS patterns (one JSON object per POST; DELETE by ?name=) ----
     srv.Get("/api/ebpf/qos/rules", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.qos_rules()); });
-    srv.Post("/api/ebpf/qos/rules", [&be](const httplib::Request& req, httplib::Response& res) {
-        auto body = parse_body(req, res);
+    srv.Post("/api/ebpf/qos/rules", [&be, max_depth](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res, max_depth);
         if (!body) return;
         auto parsed = parse_qos_rule(*body);
         if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
@@ -326,8 +321,8 @@ void ApiServer::routes() {
     });
     srv.Get("/api/ebpf/ips/patterns",
             [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.ips_patterns()); });
-    srv.Post("/api/ebpf/ips/patterns", [&be](const httplib::Request& req, httplib::Response& res) {
-        auto body = parse_body(req, res);
+    srv.Post("/api/ebpf/ips/patterns", [&be, max_depth](const httplib::Request& req, httplib::Response& res) {
+        auto body = parse_body(req, res, max_depth);
         if (!body) return;
         auto parsed = parse_ips_pattern(*body);
         if (!parsed.ok()) return send_error(res, 400, parsed.error->message, parsed.error->field);
@@ -372,8 +367,16 @@ void ApiServer::routes() {
         std::uint64_t limit = 0;  // 0 = until the client goes away
         if (req.has_param("limit") && !parse_u64(req.get_param_value("limit"), limit))
             return send_error(res, 400, "limit must be a whole number", "limit");
+        if (event_streams_.fetch_add(1) >= options_.max_event_streams) {
+            --event_streams_;
+            return send_error(res, 503,
+                              "too many open event streams (at most " + std::to_string(options_.max_event_streams) + ")");
+        }
         auto sub = be.subscribe_events("sse:" + req.remote_addr + ":" + std::to_string(req.remote_port));
-        if (!sub) return send_error(res, 503, "the event processor is not running");
+        if (!sub) {
+            --event_streams_;
+            return send_error(res, 503, "the event processor is not running");
+        }
         res.set_header("Cache-Control", "no-cache");
         res.set_header("X-Accel-Buffering", "no");
         auto sent = std::make_shared<std::uint64_t>(0);
@@ -387,7 +390,7 @@ void ApiServer::routes() {
                     static const std::string hello = ": flywall event stream\n\n";
                     return sink.write(hello.data(), hello.size());
                 }
-                if (stopping_.load() || sub->closed() || !sink.is_writable()) {
+                if (stopping_.load() || server_->stopping() || sub->closed() || !sink.is_writable()) {
                     sink.done();
                     return true;
                 }
@@ -402,12 +405,15 @@ void ApiServer::routes() {
                     return true;
                 }
                 *idle_ms = 0;
-                std::string msg = "event: " + ev->type_name + "\ndata: " + to_json(*ev).dump() + "\n\n";
+                std::string msg = "event: " + ev->type_name + "\ndata: " + text::json_text(to_json(*ev)) + "\n\n";
                 if (!sink.write(msg.data(), msg.size())) return false;
                 if (limit > 0 && ++*sent >= limit) sink.done();
                 return true;
             },
-            [&be, sub](bool) { be.unsubscribe_events(sub); });
+            [this, &be, sub](bool) {
+                be.unsubscribe_events(sub);
+                --event_streams_;
+            });
     });
 }
 

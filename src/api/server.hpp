@@ -5,15 +5,14 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "api/backend.hpp"
 #include "common/result.hpp"
 
-namespace httplib {
-class Server;
-}
+#include "api/http_server.hpp"
 
 namespace flywall::api {
 
@@ -28,7 +27,16 @@ struct ServerOptions {
     ListenAddress listen{"127.0.0.1", 8080};
     std::string token;  // required for mutations; never empty
     std::size_t max_body_bytes = 64u << 20;  // bulk imports of ~1M entries fit
+    std::size_t max_json_depth = 64;         // nesting of a JSON body (a deeper one is a 400)
+    std::size_t max_event_streams = 128;     // open /api/ebpf/events streams (then 503)
+    bool reads_need_token = false;           // set for listeners that are not on loopback
+    std::optional<TlsFiles> tls;             // required for listeners that are not on loopback
+    ConnectionLimits limits;
 };
+
+// True for 127.0.0.0/8, ::1 and "localhost": the addresses that need neither TLS nor a token
+// for reads.
+bool is_loopback_host(const std::string& host);
 
 class ApiServer {
 public:
@@ -42,6 +50,8 @@ public:
     [[nodiscard]] int port() const { return port_; }
     [[nodiscard]] const std::string& host() const { return options_.listen.host; }
     [[nodiscard]] bool running() const { return running_.load(); }
+    [[nodiscard]] HardenedHttpServer::Counters connections() const { return server_->counters(); }
+    [[nodiscard]] std::size_t event_streams() const { return event_streams_.load(); }
     // Stops accepting, ends event streams, joins the server thread. Idempotent.
     void stop();
 
@@ -51,11 +61,11 @@ private:
 
     Backend& backend_;
     ServerOptions options_;
-    std::unique_ptr<httplib::Server> server_;
-    std::thread thread_;
+    std::unique_ptr<HardenedHttpServer> server_;
     int port_ = 0;
     std::atomic<bool> running_{false};
     std::atomic<bool> stopping_{false};
+    std::atomic<std::size_t> event_streams_{0};
 };
 
 }  // namespace flywall::api

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace flywall::api {
 
@@ -48,6 +49,27 @@ Result<Token> load_or_create_token(const std::string& path) {
     if (path.empty()) return Error::invalid("api token_file is empty");
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
+        // The token grants every mutation: a file that others can read (or write, or that
+        // belongs to another user) is refused, not used silently.
+        struct stat st {};
+        if (fstat(fd, &st) != 0) {
+            int e = errno;
+            close(fd);
+            return Error::from_errno(e, "stat token file " + path);
+        }
+        if (!S_ISREG(st.st_mode)) {
+            close(fd);
+            return Error::invalid("token file " + path + " is not a regular file");
+        }
+        if ((st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
+            close(fd);
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+            return Error::from_errno(EACCES, "token file " + path + " has mode " + mode + " and owner uid " +
+                                                 std::to_string(st.st_uid) +
+                                                 ": it must be readable by its owner only (chown root " + path +
+                                                 " && chmod 600 " + path + ")");
+        }
         auto text = read_all(fd, path);
         close(fd);
         if (!text.ok()) return std::move(text).error();

@@ -1,4 +1,5 @@
 #include "cli/client_format.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -60,7 +61,7 @@ std::string scalar_text(const json& v) {
         std::snprintf(buf, sizeof buf, "%.3g", d);
         return buf;
     }
-    return v.dump();
+    return text::json_text(v);
 }
 
 void render_kv_into(const json& object, int indent, std::ostringstream& out) {
@@ -132,11 +133,11 @@ std::string format_value(std::string_view key, const json& v) {
         std::string joined;
         for (const auto& e : v) {
             if (!joined.empty()) joined += ",";
-            joined += e.is_object() || e.is_array() ? e.dump() : scalar_text(e);
+            joined += e.is_object() || e.is_array() ? text::json_text(e) : scalar_text(e);
         }
         return joined.empty() ? "-" : joined;
     }
-    if (v.is_object()) return v.dump();
+    if (v.is_object()) return text::json_text(v);
     if (!v.is_number()) return scalar_text(v);
     const double d = v.get<double>();
     if (d < 0) return scalar_text(v);
@@ -260,7 +261,7 @@ json extract_rows(const json& body, const std::vector<std::string>& keys) {
 std::string render_key_values(const json& object) {
     std::ostringstream out;
     if (object.is_object()) render_kv_into(object, 0, out);
-    else out << (object.is_string() ? object.get<std::string>() : object.dump()) << '\n';
+    else out << (object.is_string() ? object.get<std::string>() : text::json_text(object)) << '\n';
     return out.str();
 }
 
@@ -320,7 +321,7 @@ std::string render_flows(const json& flows) {
         rows, {"src", "src_ip", "sport", "src_port", "dst", "dst_ip", "dport", "dst_port", "proto", "protocol",
                "packets", "bytes", "trusted", "age_sec", "idle_sec"}));
     if (flows.is_object() && flows.contains("total") && flows.at("total").is_number())
-        out << rows.size() << " of " << flows.at("total").dump() << " flows\n";
+        out << rows.size() << " of " << text::json_text(flows.at("total")) << " flows\n";
     else
         out << rows.size() << (rows.size() == 1 ? " flow\n" : " flows\n");
     return out.str();
@@ -333,7 +334,7 @@ std::string render_mutation(const json& answer) {
     if (answer.is_object() && answer.contains("requested") && answer.at("requested").is_number()) {
         for (const char* verb : {"added", "removed"})
             if (answer.contains(verb) && answer.at(verb).is_number())
-                return std::string(verb) + " " + answer.at(verb).dump() + " of " + answer.at("requested").dump() +
+                return std::string(verb) + " " + text::json_text(answer.at(verb)) + " of " + text::json_text(answer.at("requested")) +
                        " requested\n";
     }
     if (answer.is_object() && answer.contains("feature") && answer.contains("enabled") &&
@@ -352,12 +353,12 @@ std::string render_mutation(const json& answer) {
         }
         return (line.empty() ? "ok" : line) + "\n";
     }
-    return answer.dump() + "\n";
+    return text::json_text(answer) + "\n";
 }
 
 std::string render_event_line(const json& event, std::string_view received_at) {
     std::string line(received_at);
-    if (!event.is_object()) return line + (line.empty() ? "" : " ") + event.dump();
+    if (!event.is_object()) return line + (line.empty() ? "" : " ") + text::json_text(event);
     const json* type = event.contains("type") ? &event.at("type") : event.contains("kind") ? &event.at("kind") : nullptr;
     line += (line.empty() ? "" : " ") + (type ? scalar_text(*type) : std::string("event"));
     for (auto it = event.begin(); it != event.end(); ++it) {
@@ -385,7 +386,7 @@ std::string error_text(int http_status, std::string_view body) {
     std::string text;
     if (j.is_object() && j.contains("error")) {
         const json& e = j.at("error");
-        text = e.is_string() ? e.get<std::string>() : e.dump();
+        text = e.is_string() ? e.get<std::string>() : flywall::text::json_text(e);
         for (const char* extra : {"field", "dependents", "missing", "dependencies"})
             if (j.contains(extra)) text += std::string(" (") + extra + ": " + format_value(extra, j.at(extra)) + ")";
     } else {

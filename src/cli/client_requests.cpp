@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/ip_prefix.hpp"
+
 namespace flywall::cli {
 namespace {
 
@@ -109,30 +111,11 @@ Result<std::uint64_t> parse_ttl(std::string_view text) {
 }
 
 Result<std::string> normalize_ip_entry(std::string_view text) {
+    // The one address parser (common/ip_prefix.hpp), shared with the config and the daemon.
     const std::string_view t = trim(text);
-    const auto slash = t.find('/');
-    const std::string addr(t.substr(0, slash));
-    unsigned char bytes[16] = {};
-    int family = 0;
-    if (inet_pton(AF_INET, addr.c_str(), bytes) == 1) family = AF_INET;
-    else if (inet_pton(AF_INET6, addr.c_str(), bytes) == 1) family = AF_INET6;
-    else return Error::invalid("invalid IP address or CIDR '" + std::string(text) + "'");
-    const unsigned max_prefix = family == AF_INET ? 32 : 128;
-    unsigned prefix = max_prefix;
-    if (slash != std::string_view::npos) {
-        const std::string_view p = t.substr(slash + 1);
-        const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
-        if (ec != std::errc{} || end != p.data() + p.size() || p.empty() || prefix > max_prefix)
-            return Error::invalid("invalid prefix length in '" + std::string(text) + "': expected 0.." +
-                                  std::to_string(max_prefix));
-    }
-    char buf[INET6_ADDRSTRLEN] = {};
-    unsigned char masked[16];
-    std::memcpy(masked, bytes, sizeof masked);
-    for (unsigned bit = prefix; bit < max_prefix; ++bit) masked[bit / 8] &= static_cast<unsigned char>(~(0x80u >> (bit % 8)));
-    inet_ntop(family, masked, buf, sizeof buf);
-    std::string out = buf;
-    if (slash != std::string_view::npos) out += "/" + std::to_string(prefix);
+    FW_TRY_ASSIGN(IpPrefix p, parse_ip_prefix(t));
+    std::string out = p.to_string();
+    if (p.is_host() && t.find('/') != std::string_view::npos) out += "/" + std::to_string(p.prefix_len);
     return out;
 }
 

@@ -2,6 +2,7 @@
 // effective configuration (defaults filled in) or every located error (exit 1).
 #include <iostream>
 
+#include "common/text.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "core/coordinator.hpp"
@@ -44,7 +45,7 @@ void register_config(CLI::App& app, Context& ctx) {
             ctx.exit_code = 1;
             return;
         }
-        if (opts->json) std::cout << config::to_json(lr.config()).dump(2) << "\n";
+        if (opts->json) std::cout << text::json_text(config::to_json(lr.config()), 2) << "\n";
         else std::cout << config::to_hcl(lr.config());
         ctx.exit_code = 0;
     });

@@ -46,10 +46,11 @@ Result<std::unique_ptr<api::ApiServer>> start_api(api::Backend& backend, const c
     api::ServerOptions o;
     o.listen = listen;
     o.token = token->value;
+    if (!cfg.tls_cert.empty()) o.tls = api::TlsFiles{cfg.tls_cert, cfg.tls_key};
     auto server = api::ApiServer::start(backend, o);
     if (!server.ok()) return std::move(server).error();
-    spdlog::info("flywall: API listening on http://{}:{} (token file {})", (*server)->host(), (*server)->port(),
-                 cfg.token_file);
+    spdlog::info("flywall: API listening on {}://{}:{} (token file {}{})", o.tls ? "https" : "http", (*server)->host(),
+                 (*server)->port(), cfg.token_file, o.tls ? "; every request needs the token" : "");
     return server;
 }
 

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <utility>
 
+#include "common/ip_prefix.hpp"
+
 namespace flywall::config {
 
 // ---- enums and feature names ------------------------------------------------------------
@@ -31,6 +33,10 @@ const Choices<XdpMode>& xdp_modes() {
 }
 const Choices<DnsAction>& dns_actions() {
     static const Choices<DnsAction> c{{"drop", DnsAction::Drop}, {"nxdomain", DnsAction::Nxdomain}};
+    return c;
+}
+const Choices<MalformedVerdict>& malformed_verdicts() {
+    static const Choices<MalformedVerdict> c{{"pass", MalformedVerdict::Pass}, {"drop", MalformedVerdict::Drop}};
     return c;
 }
 const Choices<LogLevel>& log_levels() {
@@ -52,6 +58,7 @@ std::string_view choice_name(const Choices<E>& choices, E value) {
 
 std::string_view to_string(XdpMode mode) { return choice_name(xdp_modes(), mode); }
 std::string_view to_string(DnsAction action) { return choice_name(dns_actions(), action); }
+std::string_view to_string(MalformedVerdict verdict) { return choice_name(malformed_verdicts(), verdict); }
 std::string_view to_string(LogLevel level) { return choice_name(log_levels(), level); }
 
 const std::vector<std::string>& feature_names() {
@@ -139,28 +146,8 @@ std::optional<std::string> non_empty(std::string& v) {
 }
 
 std::optional<std::string> ip_or_cidr(std::string& v) {
-    std::string addr = v;
-    std::optional<std::string> prefix;
-    if (auto slash = v.find('/'); slash != std::string::npos) {
-        addr = v.substr(0, slash);
-        prefix = v.substr(slash + 1);
-    }
-    unsigned char buf[16];
-    int max_prefix;
-    if (inet_pton(AF_INET, addr.c_str(), buf) == 1) {
-        max_prefix = 32;
-    } else if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) {
-        max_prefix = 128;
-    } else {
-        return dq(v) + " is not an IPv4/IPv6 address or CIDR";
-    }
-    if (prefix) {
-        unsigned len = 0;
-        auto [p, ec] = std::from_chars(prefix->data(), prefix->data() + prefix->size(), len);
-        if (prefix->empty() || ec != std::errc() || p != prefix->data() + prefix->size() ||
-            len > static_cast<unsigned>(max_prefix))
-            return dq(v) + " has an invalid prefix length (0.." + std::to_string(max_prefix) + ")";
-    }
+    // The one address parser (common/ip_prefix.hpp), shared with the API and the CLI.
+    if (auto p = parse_ip_prefix(v); !p.ok()) return p.error().context;
     return std::nullopt;
 }
 
@@ -192,6 +179,15 @@ std::optional<std::string> domain(std::string& v) {
     }
     v = name;
     return std::nullopt;
+}
+
+// True when a (valid) listen address is on loopback: 127.0.0.0/8, [::1] or localhost.
+bool listen_is_loopback(const std::string& v) {
+    std::string host = v.substr(0, v.rfind(':'));
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (host == "localhost" || host == "::1") return true;
+    in_addr a{};
+    return inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 std::optional<std::string> listen_address(std::string& v) {
@@ -656,7 +652,15 @@ Config read_config(Context& ctx, const hcl::Body& body) {
         BodyReader r(ctx, b->body, "in block api");
         r.string("listen", cfg.api.listen, listen_address);
         r.string("token_file", cfg.api.token_file, absolute_path);
+        r.string("tls_cert", cfg.api.tls_cert, absolute_path);
+        r.string("tls_key", cfg.api.tls_key, absolute_path);
         r.finish();
+        if (cfg.api.tls_cert.empty() != cfg.api.tls_key.empty())
+            ctx.error(b->pos, "in block api: tls_cert and tls_key go together (set both or neither)");
+        else if (cfg.api.tls_cert.empty() && !listen_is_loopback(cfg.api.listen))
+            ctx.error(b->pos, "in block api: listen = " + dq(cfg.api.listen) +
+                                  " is not on loopback: set tls_cert and tls_key (the API token and the firewall's "
+                                  "state would otherwise cross the network in clear)");
     }
     if (const hcl::Block* b = top.single_block("blocklist")) {
         BodyReader r(ctx, b->body, "in block blocklist");
@@ -667,6 +671,7 @@ Config read_config(Context& ctx, const hcl::Body& body) {
         r.string_list("domains", bl.domains, domain);
         r.string_list("domain_files", bl.domain_files, non_empty);
         r.choice("dns_action", bl.dns_action, dns_actions());
+        r.choice("malformed_verdict", bl.malformed_verdict, malformed_verdicts());
         r.optional_integer("default_ttl", bl.default_ttl, 1, kMaxInt);
         r.integer("exact_capacity", bl.exact_capacity, 8, 1u << 25);
         r.finish();
@@ -851,6 +856,8 @@ std::string to_hcl(const Config& c) {
     w.open("api");
     w.attr_str("listen", c.api.listen);
     w.attr_str("token_file", c.api.token_file);
+    if (!c.api.tls_cert.empty()) w.attr_str("tls_cert", c.api.tls_cert);
+    if (!c.api.tls_key.empty()) w.attr_str("tls_key", c.api.tls_key);
     w.close();
 
     w.open("blocklist");
@@ -860,6 +867,7 @@ std::string to_hcl(const Config& c) {
     w.attr_list("domains", c.blocklist.domains);
     w.attr_list("domain_files", c.blocklist.domain_files);
     w.attr_str("dns_action", to_string(c.blocklist.dns_action));
+    w.attr_str("malformed_verdict", to_string(c.blocklist.malformed_verdict));
     if (c.blocklist.default_ttl) w.attr_num("default_ttl", *c.blocklist.default_ttl);
     w.attr_num("exact_capacity", c.blocklist.exact_capacity);
     w.close();
@@ -982,7 +990,11 @@ nlohmann::json to_json(const Config& c) {
             {"scale_back_rate", a.scale_back_rate},
             {"minimum_features", a.minimum_features}}}}},
         {"interfaces", interfaces},
-        {"api", {{"listen", c.api.listen}, {"token_file", c.api.token_file}}},
+        {"api",
+         {{"listen", c.api.listen},
+          {"token_file", c.api.token_file},
+          {"tls_cert", c.api.tls_cert},
+          {"tls_key", c.api.tls_key}}},
         {"blocklist",
          {{"ips", bl.ips},
           {"ip_files", bl.ip_files},
@@ -990,6 +1002,7 @@ nlohmann::json to_json(const Config& c) {
           {"domains", bl.domains},
           {"domain_files", bl.domain_files},
           {"dns_action", to_string(bl.dns_action)},
+          {"malformed_verdict", to_string(bl.malformed_verdict)},
           {"default_ttl", bl.default_ttl ? json(*bl.default_ttl) : json(nullptr)},
           {"exact_capacity", bl.exact_capacity}}},
         {"rate_limit",

@@ -22,10 +22,12 @@ namespace flywall::config {
 
 enum class XdpMode { Auto, Native, Generic, Offload };
 enum class DnsAction { Drop, Nxdomain };
+enum class MalformedVerdict { Pass, Drop };
 enum class LogLevel { Trace, Debug, Info, Warn, Error, Critical, Off };
 
 [[nodiscard]] std::string_view to_string(XdpMode mode);      // "auto", "native", ...
 [[nodiscard]] std::string_view to_string(DnsAction action);  // "drop", "nxdomain"
+[[nodiscard]] std::string_view to_string(MalformedVerdict verdict);  // "pass", "drop"
 [[nodiscard]] std::string_view to_string(LogLevel level);    // "trace" ... "off"
 
 // Every feature name the `features { }` block accepts, in documentation order.
@@ -69,6 +71,10 @@ struct InterfaceConfig {
 struct ApiConfig {
     std::string listen = "127.0.0.1:8080";  // "host:port" or "[v6]:port"
     std::string token_file = "/etc/flywall/api.token";  // absolute path
+    // TLS certificate chain and key (PEM, absolute paths); required when listen is not on
+    // loopback, which also makes reads need the token.
+    std::string tls_cert;
+    std::string tls_key;
     bool operator==(const ApiConfig&) const = default;
 };
 
@@ -79,6 +85,11 @@ struct BlocklistConfig {
     std::vector<std::string> domains;       // lower-cased, no trailing dot, optional "*." prefix
     std::vector<std::string> domain_files;  // files with one domain per line
     DnsAction dns_action = DnsAction::Nxdomain;
+    // What the XDP fast path does with a packet it cannot fully parse (truncated headers, more
+    // IPv6 extension headers or VLAN tags than it follows, a bad IPv4 version or IHL) whose
+    // addresses matched neither list. Listed addresses are decided by the lists first: a blocked
+    // source is dropped and an allowlisted one passed however its packet continues.
+    MalformedVerdict malformed_verdict = MalformedVerdict::Pass;
     // Lifetime in seconds of entries added at run time without their own TTL; unset = no expiry.
     std::optional<std::uint64_t> default_ttl;
     // Exact addresses each list (allow/block, per family) holds in its fast table before the

@@ -80,6 +80,11 @@ void append_utf8(std::string& out, std::uint32_t cp) {
 }
 
 // Thrown only inside this file to unwind to parse() at the first syntax error.
+// Bounds that keep a hostile or broken file from exhausting the stack or memory: the parser
+// recurses once per nested block, list or object, and a line is held whole in messages.
+constexpr int kMaxNesting = 64;
+constexpr std::size_t kMaxLineBytes = 1u << 20;
+
 struct SyntaxError {
     Position pos;
     std::string message;
@@ -92,6 +97,7 @@ public:
     ParseResult run() {
         ParseResult result;
         try {
+            check_line_lengths();
             result.body.open = Position{1, 1};
             parse_body(result.body, /*top=*/true);
         } catch (const SyntaxError& e) {
@@ -111,6 +117,38 @@ private:
     std::size_t i_ = 0;
     Position pos_{1, 1};
     std::vector<Diagnostic> diags_;
+    int depth_ = 0;
+
+    // One more level of blocks, lists or objects; past kMaxNesting the file is rejected.
+    class Nesting {
+    public:
+        Nesting(Parser& p, Position at) : p_(p) {
+            if (++p_.depth_ > kMaxNesting)
+                p_.fail(at, "nested deeper than " + std::to_string(kMaxNesting) +
+                                " levels of blocks, lists and objects");
+        }
+        ~Nesting() { --p_.depth_; }
+        Nesting(const Nesting&) = delete;
+        Nesting& operator=(const Nesting&) = delete;
+
+    private:
+        Parser& p_;
+    };
+
+    void check_line_lengths() const {
+        Position at{1, 1};
+        std::size_t start = 0;
+        for (std::size_t k = 0; k <= src_.size(); ++k) {
+            if (k == src_.size() || src_[k] == '\n') {
+                if (k - start > kMaxLineBytes)
+                    fail(Position{at.line, 1}, "line is longer than " + std::to_string(kMaxLineBytes) +
+                                                   " bytes (put long lists one item per line, or in a file: ip_files, "
+                                                   "domain_files)");
+                ++at.line;
+                start = k + 1;
+            }
+        }
+    }
 
     // ---- character level -------------------------------------------------------------
     [[nodiscard]] bool eof() const { return i_ >= src_.size(); }
@@ -266,6 +304,7 @@ private:
                 fail(pos_, "unexpected " + describe_here() + " after block labels, expected '{'");
             }
             block.body.open = pos_;
+            Nesting nested(*this, pos_);
             advance();
             parse_body(block.body, /*top=*/false);
             expect_item_end("block", top);
@@ -391,6 +430,7 @@ private:
     void parse_list(Value& v) {
         v.kind = Value::Kind::List;
         Position open = pos_;
+        Nesting nested(*this, open);
         advance();  // [
         for (;;) {
             skip_space(true);
@@ -419,6 +459,7 @@ private:
     void parse_object(Value& v) {
         v.kind = Value::Kind::Object;
         Position open = pos_;
+        Nesting nested(*this, open);
         advance();  // {
         std::map<std::string, Position> seen;
         for (;;) {

@@ -1,4 +1,5 @@
 #include "core/event_processor.hpp"
+#include "common/text.hpp"
 
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
@@ -301,7 +302,7 @@ void JsonLinesLog::run() {
             }
             continue;
         }
-        std::string line = to_json(*ev).dump();
+        std::string line = text::json_text(to_json(*ev));
         line.push_back('\n');
         const char* p = line.data();
         std::size_t left = line.size();

@@ -243,16 +243,6 @@ decltype(auto) visit_table(const XdpFastPath& fp, State* exact, size_t t, F&& f)
     }
 }
 
-void clear_host_bits(IpPrefix& p) {
-    size_t bytes = p.family == 4 ? 4 : 16;
-    for (size_t i = 0; i < bytes; ++i) {
-        int keep = static_cast<int>(p.prefix_len) - static_cast<int>(i * 8);
-        if (keep >= 8) continue;
-        p.addr[i] &= keep <= 0 ? 0 : static_cast<uint8_t>(0xFF << (8 - keep));
-    }
-    for (size_t i = bytes; i < 16; ++i) p.addr[i] = 0;
-}
-
 Status check_spec(const IpEntrySpec& s, size_t index) {
     const auto& p = s.prefix;
     auto bad = [&](const std::string& why) {
@@ -326,52 +316,6 @@ Result<MatchDir> parse_match_dir(std::string_view s) {
     if (s == "dst") return MatchDir::Dst;
     if (s == "both") return MatchDir::Both;
     return Error::invalid("invalid direction \"" + std::string(s) + "\" (expected src, dst or both)");
-}
-
-std::string IpPrefix::to_string() const {
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, addr.data(), buf, sizeof(buf))) return "?";
-    std::string s = buf;
-    if (!is_host()) s += "/" + std::to_string(prefix_len);
-    return s;
-}
-
-Result<IpPrefix> parse_ip_prefix(std::string_view text) {
-    auto bad = [&](const char* why) {
-        return Error::invalid("invalid IP entry \"" + std::string(text) + "\": " + why);
-    };
-    if (text.empty()) return bad("empty");
-    if (text.size() > INET6_ADDRSTRLEN + 4) return bad("too long");
-    std::string_view addr_part = text, len_part;
-    bool has_len = false;
-    if (auto slash = text.find('/'); slash != std::string_view::npos) {
-        addr_part = text.substr(0, slash);
-        len_part = text.substr(slash + 1);
-        has_len = true;
-    }
-    IpPrefix p;
-    std::string addr_str(addr_part);
-    if (addr_str.find(':') != std::string::npos) {
-        p.family = 6;
-        if (inet_pton(AF_INET6, addr_str.c_str(), p.addr.data()) != 1) return bad("not an IPv6 address");
-    } else {
-        p.family = 4;
-        if (inet_pton(AF_INET, addr_str.c_str(), p.addr.data()) != 1) return bad("not an IPv4 address");
-    }
-    unsigned max_len = p.family == 4 ? 32 : 128;
-    p.prefix_len = static_cast<uint8_t>(max_len);
-    if (has_len) {
-        if (len_part.empty() || len_part.size() > 3) return bad("prefix length must be a number");
-        unsigned n = 0;
-        for (char c : len_part) {
-            if (c < '0' || c > '9') return bad("prefix length must be a number");
-            n = n * 10 + static_cast<unsigned>(c - '0');
-        }
-        if (n > max_len) return bad(p.family == 4 ? "prefix length must be 0..32" : "prefix length must be 0..128");
-        p.prefix_len = static_cast<uint8_t>(n);
-    }
-    clear_host_bits(p);
-    return p;
 }
 
 GuardSlots guard_slots(const IpPrefix& p) {

@@ -44,6 +44,8 @@
 #include "flywall/abi.h"
 #include "runtime/fasttable.hpp"
 
+#include "common/ip_prefix.hpp"
+
 namespace flywall {
 
 class XdpFastPath;
@@ -57,20 +59,8 @@ const char* to_string(MatchDir d);
 Result<IpListKind> parse_list_kind(std::string_view s);  // "allow" | "block"
 Result<MatchDir> parse_match_dir(std::string_view s);    // "src" | "dst" | "both"
 
-// An address or CIDR prefix with host bits cleared.
-struct IpPrefix {
-    uint8_t family = 4;        // 4 or 6
-    uint8_t prefix_len = 32;   // 0..32 or 0..128
-    std::array<uint8_t, 16> addr{};  // network order; IPv4 uses the first 4 bytes
 
-    bool is_host() const { return prefix_len == (family == 4 ? 32 : 128); }
-    std::string to_string() const;  // "198.18.0.1", "198.18.0.0/24", "2001:db8::/48"
-    friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
-};
-
-// Parses "A.B.C.D[/N]" or an IPv6 address "[/N]". Errors name the input. Host bits of a CIDR
-// are cleared (see the file comment).
-Result<IpPrefix> parse_ip_prefix(std::string_view text);
+// parse_ip_prefix(): the one address parser, common/ip_prefix.hpp.
 
 // Which LPM guard slots a prefix marks. IPv4: the /16 slots [first, first + count) the prefix
 // overlaps. IPv6 >= /32: the single slot fw_guard6_slot(first 32 bits). IPv6 < /32: unguarded.

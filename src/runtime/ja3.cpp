@@ -1,4 +1,5 @@
 #include "runtime/ja3.hpp"
+#include "common/text.hpp"
 
 #include <openssl/evp.h>
 
@@ -19,7 +20,7 @@ ClientHelloFields hello_fields(const fw_tls_hello& rec) {
     take16(rec.exts, rec.n_exts, FW_TLS_MAX_EXTS, f.extensions);
     take16(rec.groups, rec.n_groups, FW_TLS_MAX_GROUPS, f.curves);
     f.point_formats.assign(rec.pf, rec.pf + std::min<size_t>(rec.n_pf, FW_TLS_MAX_PF));
-    f.sni.assign(rec.sni, std::min<size_t>(rec.sni_len, FW_TLS_SNI_MAX - 1));
+    f.sni = text::safe(std::string_view(rec.sni, std::min<size_t>(rec.sni_len, FW_TLS_SNI_MAX - 1)));
     return f;
 }
 
@@ -115,7 +116,8 @@ Result<ClientHelloFields> parse_client_hello(std::span<const uint8_t> record) {
             uint32_t list_len, name_type, name_len;
             if (!body.u16(list_len) || !body.u8(name_type) || !body.u16(name_len)) return bad("server_name");
             auto rest = body.rest();
-            if (name_type == 0 && name_len <= rest.size()) f.sni.assign(rest.begin(), rest.begin() + name_len);
+            if (name_type == 0 && name_len <= rest.size())
+                f.sni = text::safe(std::string_view(reinterpret_cast<const char*>(rest.data()), name_len));
         }
     }
     return f;

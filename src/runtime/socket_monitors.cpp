@@ -1,4 +1,5 @@
 #include "runtime/socket_monitors.hpp"
+#include "common/text.hpp"
 
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
@@ -90,7 +91,7 @@ std::vector<Device> DeviceTable::devices() const {
 DnsEvent SocketMonitors::decode(const fw_dns_record& rec) {
     DnsEvent e;
     e.raw = rec;
-    e.name.assign(rec.name, strnlen(rec.name, std::min<size_t>(rec.name_len, FW_DNS_QNAME_MAX - 1)));
+    e.name = text::safe(std::string_view(rec.name, strnlen(rec.name, std::min<size_t>(rec.name_len, FW_DNS_QNAME_MAX - 1))));
     e.client = ip_to_string(rec.family, rec.client);
     return e;
 }
@@ -108,8 +109,8 @@ DhcpEvent SocketMonitors::decode(const fw_dhcp_record& rec) {
     DhcpEvent e;
     e.raw = rec;
     std::memcpy(e.mac.data(), rec.mac, 6);
-    e.hostname.assign(rec.hostname, std::min<size_t>(rec.hostname_len, FW_DHCP_STR_MAX));
-    e.vendor_class.assign(rec.vendor, std::min<size_t>(rec.vendor_len, FW_DHCP_STR_MAX));
+    e.hostname = text::safe(std::string_view(rec.hostname, std::min<size_t>(rec.hostname_len, FW_DHCP_STR_MAX)));
+    e.vendor_class = text::safe(std::string_view(rec.vendor, std::min<size_t>(rec.vendor_len, FW_DHCP_STR_MAX)));
     e.fingerprint = dhcp_fingerprint(std::span<const uint8_t>(rec.prl, std::min<size_t>(rec.prl_len, FW_DHCP_PRL_MAX)));
     return e;
 }

@@ -239,7 +239,7 @@ TEST(CliRequests, BlockDelDropsTheTtlAndRejectsBadInput) {
     a.entries = {"198.18.5.5", "nope"};
     auto bad = block_del_request(a);
     ASSERT_FALSE(bad.ok());
-    EXPECT_NE(bad.error().context.find("'nope'"), std::string::npos);
+    EXPECT_NE(bad.error().context.find("\"nope\""), std::string::npos);
     EXPECT_FALSE(block_add_request(IpListArgs{}).ok());
 }
 

@@ -42,7 +42,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ParseCase{"2001:db8::/32", 6, 32, "2001:db8::/32"},
                       ParseCase{"2001:db9::/31", 6, 31, "2001:db8::/31"},
                       ParseCase{"::/0", 6, 0, "::/0"},
-                      ParseCase{"::ffff:198.18.0.1", 6, 128, "::ffff:198.18.0.1"}));
+                      ParseCase{"::ffff:198.18.0.1", 4, 32, "198.18.0.1"}));
 
 class IpListsParseBad : public ::testing::TestWithParam<const char*> {};
 
