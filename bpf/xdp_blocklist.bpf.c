@@ -7,10 +7,17 @@
  *         -> DNS query check (drop or NXDOMAIN via XDP_TX, event)
  *         -> flow update (existing flow) or creation (sampled, optional event) -> pass
  *
+ *   parse failed -> addresses known (IP fixed header read)? allowlist (pass) / blocklist (drop)
+ *               -> fw_cfg.malformed_verdict (default pass)
+ *
  * Why this order: the trusted-flow offload must come first to be worth anything; the lists come
  * before the rate limiter so blocked sources do not fill its table and allowlisted ones are
  * never limited; the limiter comes before DNS so a query flood is cut before name parsing; only
  * packets that pass create flows, so dropped floods cannot evict tracked flows.
+ * A packet that does not parse fully is still judged by the lists as soon as its addresses are
+ * known, and only then by the malformed verdict: otherwise a blocked source would pass by
+ * adding extension headers or cutting its L4 header short (fail closed, DESIGN.md). Such a
+ * packet has no flow key and no L4 fields, so the flow, limiter and DNS stages do not apply.
  * Every feature is one bit in fw_cfg.features; a disabled feature costs one test of that bit. */
 
 #include "fw_common.h"
@@ -34,6 +41,17 @@ static __always_inline int fw_finish(struct fw_stats *s, int action)
 	return action;
 }
 
+/* A packet that did not parse and that no list decided. */
+static __always_inline int fw_malformed_verdict(struct fw_stats *s)
+{
+	if (fw_cfg.malformed_verdict == FW_VERDICT_DROP) {
+		if (s)
+			s->drop_reason[FW_DROP_MALFORMED]++;
+		return fw_finish(s, XDP_DROP);
+	}
+	return fw_finish(s, XDP_PASS);
+}
+
 SEC("xdp")
 int xdp_blocklist(struct xdp_md *ctx)
 {
@@ -53,36 +71,33 @@ int xdp_blocklist(struct xdp_md *ctx)
 	FW_STAT_ADD(s, bytes, data_end - data);
 
 	rc = fw_parse(&pkt, data, data_end);
-	if (unlikely(rc != FW_PARSE_OK)) {
+	if (likely(rc == FW_PARSE_OK)) {
+		if (pkt.family == 4)
+			FW_STAT_INC(s, ipv4);
+		else if (pkt.family == 6)
+			FW_STAT_INC(s, ipv6);
+		else
+			return fw_finish(s, XDP_PASS);
+		if (pkt.fragment)
+			FW_STAT_INC(s, fragments);
+
+		if (features & (FW_F_FLOW_TRACKING | FW_F_TRUSTED_OFFLOAD)) {
+			fw_flow_key_fill(&fkey, &pkt, ifindex);
+			fhash = fw_flow_hash(&fkey, fw_tbl.flow_seed);
+			flow = fw_flow_find(&fkey, fhash);
+			if (flow && (flow->v.flags & FW_FLOW_TRUSTED) && (features & FW_F_TRUSTED_OFFLOAD)) {
+				fw_flow_touch(&flow->v, &pkt, s);
+				FW_STAT_INC(s, flows_trusted_fastpath);
+				return fw_finish(s, XDP_PASS);
+			}
+		}
+	} else {
+		/* Counted whatever decides the packet below. */
 		__u32 reason = (__u32)(rc - 1) & (FW_MAL_REASON_MAX - 1);
 		if (s)
 			s->malformed[reason]++;
-		if (fw_cfg.malformed_verdict == FW_VERDICT_DROP) {
-			if (s)
-				s->drop_reason[FW_DROP_MALFORMED]++;
-			return fw_finish(s, XDP_DROP);
-		}
-		return fw_finish(s, XDP_PASS);
-	}
-
-	if (pkt.family == 4)
-		FW_STAT_INC(s, ipv4);
-	else if (pkt.family == 6)
-		FW_STAT_INC(s, ipv6);
-	else
-		return fw_finish(s, XDP_PASS);
-	if (pkt.fragment)
-		FW_STAT_INC(s, fragments);
-
-	if (features & (FW_F_FLOW_TRACKING | FW_F_TRUSTED_OFFLOAD)) {
-		fw_flow_key_fill(&fkey, &pkt, ifindex);
-		fhash = fw_flow_hash(&fkey, fw_tbl.flow_seed);
-		flow = fw_flow_find(&fkey, fhash);
-		if (flow && (flow->v.flags & FW_FLOW_TRUSTED) && (features & FW_F_TRUSTED_OFFLOAD)) {
-			fw_flow_touch(&flow->v, &pkt, s);
-			FW_STAT_INC(s, flows_trusted_fastpath);
-			return fw_finish(s, XDP_PASS);
-		}
+		if (!pkt.family)
+			return fw_malformed_verdict(s); /* no addresses to check */
 	}
 
 	switch (fw_iplist_check(&pkt, features, fw_cfg.tables, &clock)) {
@@ -100,6 +115,8 @@ int xdp_blocklist(struct xdp_md *ctx)
 	default:
 		break;
 	}
+	if (unlikely(rc != FW_PARSE_OK))
+		return fw_malformed_verdict(s); /* unlisted addresses, unparseable packet */
 
 	if ((features & FW_F_RATE_LIMIT) && fw_ratelimit(&pkt, s, &clock, ifindex, flow ? &flow->v : NULL)) {
 		if (s)

@@ -28,7 +28,9 @@
 #define FW_IP_OFFSET 0x1FFF
 
 #define FW_MAX_VLAN_DEPTH   2
-#define FW_MAX_IPV6_EXT_HDR 4
+/* Extension headers followed before the L4 header; a longer chain is malformed (its addresses
+ * are still checked against the lists, bpf/lib/fw_parse.h). RFC 8200 chains seldom exceed 3. */
+#define FW_MAX_IPV6_EXT_HDR 8
 
 #ifndef likely
 #define likely(x)   __builtin_expect(!!(x), 1)

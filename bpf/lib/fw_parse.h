@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Packet parsing shared by XDP and TC: works on [data, data_end) so both contexts use it.
  * Ethernet, up to two VLAN tags (802.1Q / 802.1ad), IPv4 with options (IHL), IPv6 with up to
- * four extension headers (hop-by-hop, routing, destination options, fragment), then TCP, UDP,
- * ICMP, ICMPv6. Non-first fragments are judged by addresses only (no L4). */
+ * FW_MAX_IPV6_EXT_HDR extension headers (hop-by-hop, routing, destination options, fragment),
+ * then TCP, UDP, ICMP, ICMPv6. Non-first fragments are judged by addresses only (no L4).
+ *
+ * Addresses are known before the packet is fully parsed: p->family is set, with the addresses,
+ * as soon as the IPv4 fixed header (version 4, IHL >= 5) or the IPv6 fixed header is in the
+ * packet, and stays set when a later part (IPv4 options, an extension header, the L4 header)
+ * turns out malformed. Callers check the address lists on that before judging the packet
+ * malformed (fail closed: a blocked source cannot escape by adding headers or cutting the
+ * packet short). p->family == 0 after a failure means the addresses are unknown. */
 #ifndef FW_PARSE_H
 #define FW_PARSE_H
 
@@ -29,7 +36,8 @@ struct fw_pkt {
 	struct in6_addr daddr6;
 };
 
-/* Returns 0 on success or (1 + fw_malformed_reason) when the packet is malformed. */
+/* Returns 0 on success or (1 + fw_malformed_reason) when the packet is malformed; see the file
+ * comment for which fields are valid then. */
 #define FW_PARSE_OK 0
 #define FW_PARSE_BAD(reason) (1 + (reason))
 
@@ -81,15 +89,15 @@ static __always_inline int fw_parse_ipv4(struct fw_pkt *p, void *l3)
 	if ((void *)(iph + 1) > p->data_end)
 		return FW_PARSE_BAD(FW_MAL_IPV4);
 	if (iph->version != 4 || iph->ihl < 5)
-		return FW_PARSE_BAD(FW_MAL_IPV4);
-	ihl_len = (__u32)iph->ihl * 4;
-	if (l3 + ihl_len > p->data_end)
-		return FW_PARSE_BAD(FW_MAL_IPV4);
-
+		return FW_PARSE_BAD(FW_MAL_IPV4); /* not an IPv4 header: addresses unknown */
 	p->family = 4;
 	p->saddr4 = iph->saddr;
 	p->daddr4 = iph->daddr;
 	p->l4_proto = iph->protocol;
+	ihl_len = (__u32)iph->ihl * 4;
+	if (l3 + ihl_len > p->data_end)
+		return FW_PARSE_BAD(FW_MAL_IPV4); /* options cut short: addresses known */
+
 	if (iph->frag_off & bpf_htons(FW_IP_MF | FW_IP_OFFSET)) {
 		p->fragment = 1;
 		if (iph->frag_off & bpf_htons(FW_IP_OFFSET))

@@ -121,6 +121,13 @@ Bytes chain4_6(const char* s) {
         .ipv6_ext(kHop, kDstOpts).ipv6_ext(kDstOpts, kRouting).ipv6_ext(kRouting, kFrag, 1)
         .ipv6_frag(kUdp, 0, true).udp(1, 2).build();
 }
+// The longest chain the parser follows: eight headers.
+Bytes chain8_6(const char* s) {
+    return PacketBuilder().eth().ipv6(s, kDst6, kUdp)
+        .ipv6_ext(kHop, kDstOpts).ipv6_ext(kDstOpts, kRouting).ipv6_ext(kRouting, kFrag, 1)
+        .ipv6_frag(kDstOpts, 0, true).ipv6_ext(kDstOpts, kRouting, 2).ipv6_ext(kRouting, kDstOpts)
+        .ipv6_ext(kDstOpts, kFrag).ipv6_frag(kUdp, 0, true).udp(1, 2).build();
+}
 // Non-first fragments carry no L4 header: 3 bytes of payload would be a truncated TCP header if
 // the parser looked at it.
 Bytes frag4_first(const char* s) { return PacketBuilder().eth().ipv4(s, kDst4, kTcp, 0, 0x2000).tcp(1, 2).build(); }
@@ -167,6 +174,7 @@ INSTANTIATE_TEST_SUITE_P(
                       PathCase{"ipv6_routing", rt6, 6, false}, PathCase{"ipv6_dest_opts", dst6, 6, false},
                       PathCase{"ipv6_fragment_first", frag6_first, 6, true},
                       PathCase{"ipv6_chain_of_4", chain4_6, 6, true},
+                      PathCase{"ipv6_chain_of_8", chain8_6, 6, true},
                       PathCase{"ipv4_fragment_first", frag4_first, 4, true},
                       PathCase{"ipv4_fragment_middle", frag4_later, 4, true},
                       PathCase{"ipv4_fragment_last", frag4_last, 4, true},
@@ -229,10 +237,12 @@ std::vector<MalformedCase> malformed_cases() {
     // Structurally malformed, full length.
     Bytes three_tags = PacketBuilder().eth().vlan(1, 0x88A8).vlan(2).vlan(3).ipv4(kOpen4, kDst4, kUdp).udp(1, 2).build();
     v.push_back({"three_vlan_tags", three_tags, three_tags.size(), FW_MAL_VLAN_DEPTH});
-    Bytes five_ext = PacketBuilder().eth().ipv6(kOpen6, kDst6, kUdp)
-                         .ipv6_ext(kHop, kDstOpts).ipv6_ext(kDstOpts, kRouting).ipv6_ext(kRouting, kDstOpts)
-                         .ipv6_ext(kDstOpts, kFrag).ipv6_frag(kUdp, 0, false).udp(1, 2).build();
-    v.push_back({"ipv6_five_ext_headers", five_ext, five_ext.size(), FW_MAL_IPV6_EXT});
+    // One more extension header than the parser follows (8).
+    Bytes nine_ext = chain8_6(kOpen6);
+    nine_ext[14 + 6] = kDstOpts;  // the IPv6 header names a new first header: dest opts -> hop-by-hop
+    Bytes extra = {kHop, 0, 1, 4, 0, 0, 0, 0};
+    nine_ext.insert(nine_ext.begin() + 14 + 40, extra.begin(), extra.end());
+    v.push_back({"ipv6_nine_ext_headers", nine_ext, nine_ext.size(), FW_MAL_IPV6_EXT});
     Bytes bad_version = tcp4(kOpen4);
     bad_version[14] = 0x65;  // version 6 behind an IPv4 ethertype
     v.push_back({"ipv4_bad_version", bad_version, bad_version.size(), FW_MAL_IPV4});

@@ -64,7 +64,8 @@ enum fw_dns_action {
 struct fw_xdp_config {
 	__u32 features;            /* fw_feature_bit */
 	__u32 tables;              /* fw_table_bit */
-	__u32 malformed_verdict;   /* FW_VERDICT_PASS (default) or FW_VERDICT_DROP */
+	__u32 malformed_verdict;   /* FW_VERDICT_PASS (default) or FW_VERDICT_DROP: packets that do not
+	                            * parse and whose addresses are unknown or matched no list */
 	__u32 dns_action;          /* fw_dns_action */
 	/* rate limiting (bpf/lib/fw_ratelimit.h): rates per second per source, bursts in packets
 	 * or bytes; a burst of 0 means "one second's worth" (= the rate). */
@@ -127,9 +128,9 @@ enum fw_malformed_reason {
 	FW_MAL_ETH = 0,      /* shorter than an Ethernet header */
 	FW_MAL_VLAN,         /* truncated VLAN tag */
 	FW_MAL_VLAN_DEPTH,   /* more than two VLAN tags */
-	FW_MAL_IPV4,         /* truncated IPv4 header, bad version or IHL < 5 */
+	FW_MAL_IPV4,         /* truncated IPv4 header or options, bad version or IHL < 5 */
 	FW_MAL_IPV6,         /* truncated IPv6 header */
-	FW_MAL_IPV6_EXT,     /* truncated or too many extension headers */
+	FW_MAL_IPV6_EXT,     /* truncated extension header, or more than the parser follows (8) */
 	FW_MAL_L4,           /* truncated TCP/UDP/ICMP header */
 	FW_MAL_DNS,          /* malformed DNS query */
 	FW_MAL_REASON_MAX = 8,
@@ -148,7 +149,8 @@ struct fw_stats {
 	__u64 other_l3;
 	__u64 fragments;
 	__u64 drop_reason[FW_DROP_REASON_MAX];
-	__u64 malformed[FW_MAL_REASON_MAX];
+	__u64 malformed[FW_MAL_REASON_MAX]; /* every packet that did not parse, also those the
+	                                     * address lists then passed or dropped */
 	/* DNS */
 	__u64 dns_queries;
 	__u64 dns_blocked_drop;
