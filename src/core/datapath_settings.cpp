@@ -58,6 +58,8 @@ Status apply_settings(const config::Config& cfg, fw_xdp_config& out) {
     out.rl_udp_burst = next.rl_udp_burst;
     out.rl_ipv6_prefix_len = next.rl_ipv6_prefix_len;
     out.dns_action = cfg.blocklist.dns_action == config::DnsAction::Drop ? FW_DNS_ACTION_DROP : FW_DNS_ACTION_NXDOMAIN;
+    out.malformed_verdict =
+        cfg.blocklist.malformed_verdict == config::MalformedVerdict::Drop ? FW_VERDICT_DROP : FW_VERDICT_PASS;
     out.flow_sample_shift = sampling_shift(cfg.flows.sample_rate);
     out.trusted_after_packets = static_cast<__u32>(std::min<std::uint64_t>(cfg.flows.trusted_after_packets, UINT32_MAX));
     out.max_events_per_sec = cfg.ebpf.performance.max_events_per_sec;

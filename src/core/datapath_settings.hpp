@@ -25,8 +25,9 @@ struct FeatureBinding {
 // dependencies (ip_blocklist, rate_limiting), which carry the bits.
 FeatureBinding feature_binding(std::string_view feature, const config::Config& cfg);
 
-// Writes limits, DNS action, flow and event settings into `out` (never `features` or `tables`,
-// which belong to the coordinator and IpLists). Nothing is written when it fails.
+// Writes limits, DNS action, malformed verdict, flow and event settings into `out` (never
+// `features` or `tables`, which belong to the coordinator and IpLists). Nothing is written when
+// it fails.
 Status apply_settings(const config::Config& cfg, fw_xdp_config& out);
 
 // 1 of 2^shift: the shift whose sampling is closest to `rate` (0 < rate <= 1), clamped to 0..31.

@@ -62,10 +62,12 @@ protected:
         return c;
     }
 
-    unsigned verdict(const char* src) {
+    // Verdict on a UDP packet from src; with truncated, its UDP header is cut short (malformed).
+    unsigned verdict(const char* src, bool truncated = false) {
         int fd = bpf_obj_get((pin + "/progs/xdp_blocklist").c_str());
         EXPECT_GE(fd, 0) << "open pinned program";
         auto pkt = PacketBuilder().eth().ipv4(src, "198.18.1.1", 17).udp(1000, 2000).pad_to(64).build();
+        if (truncated) pkt.resize(14 + 20 + 4);
         auto r = run_prog(fd, pkt);
         close(fd);
         EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
@@ -166,6 +168,29 @@ TEST_F(ManagerTest, LearningThresholdsComeFromTheConfig) {
     ASSERT_TRUE(v.ok());
     EXPECT_EQ((*v)["config"]["scan_ports"], 9);
     EXPECT_EQ((*v)["auto_apply"], false);
+}
+
+// blocklist.malformed_verdict reaches the program at start and on reload; a blocked source is
+// dropped whatever the setting (fail closed: the lists decide before the malformed verdict).
+TEST_F(ManagerTest, MalformedVerdictComesFromTheConfig) {
+    auto cfg = make_config();
+    cfg.blocklist.malformed_verdict = config::MalformedVerdict::Drop;
+    auto m = Manager::start(cfg, "");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    manager = std::move(*m);
+    EXPECT_EQ(verdict("198.18.79.1", true), kXdpDrop);
+    EXPECT_EQ(verdict("198.18.79.1"), kXdpPass);  // well-formed packets are not affected
+    EXPECT_EQ(verdict("198.18.77.1", true), kXdpDrop);
+
+    auto next = cfg;
+    next.blocklist.malformed_verdict = config::MalformedVerdict::Pass;
+    ASSERT_TRUE(manager->apply_config(next).ok());
+    EXPECT_EQ(verdict("198.18.79.1", true), kXdpPass);
+    EXPECT_EQ(verdict("198.18.77.1", true), kXdpDrop);  // blocked source, malformed packet
+    EXPECT_EQ(verdict("198.18.78.9", true), kXdpDrop);  // blocked CIDR, malformed packet
+
+    ASSERT_TRUE(manager->apply_config(cfg).ok());
+    EXPECT_EQ(verdict("198.18.79.1", true), kXdpDrop);
 }
 
 TEST_F(ManagerTest, ReloadAppliesADiffAndKeepsApiEntries) {

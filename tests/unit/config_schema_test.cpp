@@ -68,6 +68,7 @@ TEST(ConfigSchema, EmptyFileGivesDefaults) {
     EXPECT_EQ(c.api.listen, "127.0.0.1:8080");
     EXPECT_EQ(c.api.token_file, "/etc/flywall/api.token");
     EXPECT_EQ(c.blocklist.dns_action, cfg::DnsAction::Nxdomain);
+    EXPECT_EQ(c.blocklist.malformed_verdict, cfg::MalformedVerdict::Pass);
     EXPECT_FALSE(c.blocklist.default_ttl.has_value());
     EXPECT_EQ(c.rate_limit.ipv6_prefix_len, 64u);
     EXPECT_EQ(c.flows.trusted_after_packets, 0u);
@@ -128,6 +129,7 @@ blocklist {
   domains = ["Example.COM.", "*.ads.example.net", "a-b.c_d.org"]
   domain_files = ["lists/domains.txt"]
   dns_action = "drop"
+  malformed_verdict = "drop"
   default_ttl = 3600
 }
 
@@ -183,6 +185,7 @@ TEST(ConfigSchema, EveryFieldIsRead) {
     EXPECT_EQ(c.blocklist.ip_files, (std::vector<std::string>{"/etc/flywall/bad-ips.txt"}));
     EXPECT_EQ(c.blocklist.domain_files, (std::vector<std::string>{"lists/domains.txt"}));
     EXPECT_EQ(c.blocklist.dns_action, cfg::DnsAction::Drop);
+    EXPECT_EQ(c.blocklist.malformed_verdict, cfg::MalformedVerdict::Drop);
     EXPECT_EQ(c.blocklist.default_ttl, std::optional<std::uint64_t>(3600));
     EXPECT_TRUE(c.rate_limit.enabled);
     EXPECT_EQ(c.rate_limit.pps, 1000u);
@@ -198,6 +201,31 @@ TEST(ConfigSchema, EveryFieldIsRead) {
     EXPECT_DOUBLE_EQ(c.flows.sample_rate, 0.25);
     EXPECT_EQ(c.learning, (cfg::LearningSettings{true, 600, 50, 30, 100, 10, 3, 120, 0, 1800}));
     EXPECT_EQ(c.events.log_file, std::optional<std::string>("/var/log/flywall/events.jsonl"));
+}
+
+// blocklist.malformed_verdict: what the XDP fast path does with a packet it cannot fully parse
+// from an address no list names. Default "pass"; "drop"; anything else is an error at its
+// line:column (a typo must not silently leave the default).
+TEST(ConfigSchema, MalformedVerdict) {
+    EXPECT_EQ(load_ok("").blocklist.malformed_verdict, cfg::MalformedVerdict::Pass);
+    EXPECT_EQ(load_ok("blocklist {\n  malformed_verdict = \"pass\"\n}\n").blocklist.malformed_verdict,
+              cfg::MalformedVerdict::Pass);
+    cfg::Config c = load_ok("blocklist {\n  malformed_verdict = \"drop\"\n}\n");
+    EXPECT_EQ(c.blocklist.malformed_verdict, cfg::MalformedVerdict::Drop);
+    EXPECT_EQ(cfg::to_string(c.blocklist.malformed_verdict), "drop");
+    std::string hcl = cfg::to_hcl(c);
+    EXPECT_NE(hcl.find("  malformed_verdict = \"drop\"\n"), std::string::npos) << hcl;
+    EXPECT_EQ(load_ok(hcl).blocklist.malformed_verdict, cfg::MalformedVerdict::Drop);
+    EXPECT_NE(cfg::to_hcl(cfg::Config{}).find("  malformed_verdict = \"pass\"\n"), std::string::npos);
+    EXPECT_EQ(cfg::to_json(c)["blocklist"]["malformed_verdict"], "drop");
+    EXPECT_EQ(cfg::to_json(cfg::Config{})["blocklist"]["malformed_verdict"], "pass");
+    // Case matters, as for every other choice; the error names the file, line and column.
+    EXPECT_EQ(load_errors("blocklist {\n  dns_action = \"drop\"\n  malformed_verdict = \"DROP\"\n}\n"),
+              "c.hcl:3:23: \"malformed_verdict\": must be one of \"pass\", \"drop\", got \"DROP\"");
+    EXPECT_EQ(load_errors("blocklist {\n  malformed_verdict = \"reject\"\n}\n"),
+              "c.hcl:2:23: \"malformed_verdict\": must be one of \"pass\", \"drop\", got \"reject\"");
+    // It belongs to the blocklist block only.
+    EXPECT_NE(load_errors("malformed_verdict = \"drop\"\n").find("c.hcl:1:1:"), std::string::npos);
 }
 
 TEST(ConfigSchema, NumbersAcceptIntegralFloatsAndNullClearsOptionals) {
@@ -279,6 +307,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "c.hcl:2:14: \"domains\": \"-x.com\" is not a valid domain name (label starts or ends with '-')"},
         ErrorCase{"blocklist {\n  dns_action = \"nxdomian\"\n}\n",
                   "c.hcl:2:16: \"dns_action\": must be one of \"drop\", \"nxdomain\", got \"nxdomian\"; did you mean \"nxdomain\"?"},
+        ErrorCase{"blocklist {\n  malformed_verdict = \"dorp\"\n}\n",
+                  "c.hcl:2:23: \"malformed_verdict\": must be one of \"pass\", \"drop\", got \"dorp\"; did you mean \"drop\"?"},
+        ErrorCase{"blocklist {\n  malformed_verdict = true\n}\n",
+                  "c.hcl:2:23: \"malformed_verdict\": expected string, got bool"},
         ErrorCase{"blocklist {\n  default_ttl = 0\n}\n",
                   "c.hcl:2:17: \"default_ttl\": must be an integer of at least 1, got 0"},
         ErrorCase{"interface \"eth0\" {\n  xdp_mode = \"nativ\"\n}\n",
@@ -424,6 +456,7 @@ TEST(ConfigSchema, ToJson) {
     EXPECT_EQ(j["interfaces"][0]["tc"], false);
     EXPECT_EQ(j["api"]["listen"], "[::1]:9090");
     EXPECT_EQ(j["blocklist"]["dns_action"], "drop");
+    EXPECT_EQ(j["blocklist"]["malformed_verdict"], "drop");
     EXPECT_EQ(j["blocklist"]["default_ttl"], 3600);
     EXPECT_EQ(j["blocklist"]["domains"][0], "example.com");
     EXPECT_EQ(j["rate_limit"]["ipv6_prefix_len"], 56);
