@@ -36,6 +36,15 @@ struct BulkResult {
     std::size_t applied = 0;  // added/updated, or removed
 };
 
+// ?limit=&after= of a list route. Answers carry "entries", "count" (this page), "total" and
+// "next" (the cursor of the following page, null on the last one).
+struct ListPage {
+    static constexpr std::size_t kDefaultLimit = 1000;
+    static constexpr std::size_t kMaxLimit = 100000;
+    std::size_t limit = kDefaultLimit;
+    std::string after;  // empty = from the start
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -47,11 +56,13 @@ public:
     virtual Result<nlohmann::json> maps() = 0;
     virtual Result<nlohmann::json> hooks() = 0;
 
-    virtual Result<nlohmann::json> list_ips() = 0;
+    // One page of a list, in a stable order (IPs: family, address, prefix length, list,
+    // direction; domains: name). `after` is the "next" cursor of the previous page.
+    virtual Result<nlohmann::json> list_ips(const ListPage& page) = 0;
     virtual Result<BulkResult> add_ips(const std::vector<IpEntrySpec>& entries) = 0;
     virtual Result<BulkResult> remove_ips(const std::vector<IpEntrySpec>& entries) = 0;
 
-    virtual Result<nlohmann::json> list_domains() = 0;
+    virtual Result<nlohmann::json> list_domains(const ListPage& page) = 0;
     virtual Result<BulkResult> add_domains(const std::vector<DomainEntrySpec>& entries) = 0;
     virtual Result<BulkResult> remove_domains(const std::vector<DomainEntrySpec>& entries) = 0;
 

@@ -1,5 +1,9 @@
 #include "api/manager_backend.hpp"
 
+#include <algorithm>
+#include <array>
+#include <functional>
+
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
 
@@ -171,19 +175,73 @@ Result<json> ManagerBackend::hooks() {
     return json{{"hooks", arr}};
 }
 
-Result<json> ManagerBackend::list_ips() {
-    FW_TRY_ASSIGN(auto entries, m_.list_ips());
+namespace {
+
+// Stable order of IP entries, and the cursor text of one: "VALUE,LIST,DIRECTION".
+struct IpOrder {
+    std::uint8_t family;
+    std::array<std::uint8_t, 16> addr;
+    std::uint8_t len;
+    std::uint8_t list;
+    std::uint8_t dir;
+    auto operator<=>(const IpOrder&) const = default;
+};
+
+IpOrder ip_order(const IpListEntry& e) {
+    return {e.prefix.family, e.prefix.addr, e.prefix.prefix_len, static_cast<std::uint8_t>(e.list),
+            static_cast<std::uint8_t>(e.dir)};
+}
+
+std::string ip_cursor(const IpListEntry& e) {
+    return e.prefix.to_string() + "," + to_string(e.list) + "," + to_string(e.dir);
+}
+
+Result<IpOrder> parse_ip_cursor(const std::string& text) {
+    auto c1 = text.find(','), c2 = text.rfind(',');
+    if (c1 == std::string::npos || c1 == c2) return Error::invalid("after: expected VALUE,LIST,DIRECTION");
+    IpListEntry e;
+    FW_TRY_ASSIGN(e.prefix, parse_ip_prefix(std::string_view(text).substr(0, c1)));
+    FW_TRY_ASSIGN(e.list, parse_list_kind(std::string_view(text).substr(c1 + 1, c2 - c1 - 1)));
+    FW_TRY_ASSIGN(e.dir, parse_match_dir(std::string_view(text).substr(c2 + 1)));
+    return ip_order(e);
+}
+
+// The page of sorted entries after the cursor; "next" is set when more follow.
+template <typename T, typename Less, typename After>
+json page_of(std::vector<T>& all, const ListPage& page, Less less, After after, const std::function<json(const T&)>& row,
+             const std::function<std::string(const T&)>& cursor) {
+    std::sort(all.begin(), all.end(), less);
+    auto it = std::partition_point(all.begin(), all.end(), after);
     json arr = json::array();
-    for (const auto& e : entries) {
-        arr.push_back({{"value", e.prefix.to_string()},
-                       {"family", e.prefix.family},
-                       {"list", to_string(e.list)},
-                       {"direction", to_string(e.dir)},
-                       {"hits", e.hits},
-                       {"ttl_remaining", e.remaining_ns ? json(*e.remaining_ns / 1000000000ull) : json(nullptr)},
-                       {"source", e.source_id == kConfigSourceId ? "config" : "api"}});
+    std::size_t n = 0;
+    for (; it != all.end() && n < page.limit; ++it, ++n) arr.push_back(row(*it));
+    json next = it != all.end() && n > 0 ? json(cursor(*(it - 1))) : json(nullptr);
+    return json{{"entries", arr}, {"count", n}, {"total", all.size()}, {"next", next}};
+}
+
+}  // namespace
+
+Result<json> ManagerBackend::list_ips(const ListPage& page) {
+    std::optional<IpOrder> after;
+    if (!page.after.empty()) {
+        auto c = parse_ip_cursor(page.after);
+        if (!c.ok()) return std::move(c).error().wrap("after");
+        after = *c;
     }
-    return json{{"entries", arr}, {"count", entries.size()}};
+    FW_TRY_ASSIGN(auto entries, m_.list_ips());
+    return page_of<IpListEntry>(
+        entries, page, [](const IpListEntry& a, const IpListEntry& b) { return ip_order(a) < ip_order(b); },
+        [&](const IpListEntry& e) { return after && !(*after < ip_order(e)); },
+        [](const IpListEntry& e) {
+            return json{{"value", e.prefix.to_string()},
+                        {"family", e.prefix.family},
+                        {"list", to_string(e.list)},
+                        {"direction", to_string(e.dir)},
+                        {"hits", e.hits},
+                        {"ttl_remaining", e.remaining_ns ? json(*e.remaining_ns / 1000000000ull) : json(nullptr)},
+                        {"source", e.source_id == kConfigSourceId ? "config" : "api"}};
+        },
+        ip_cursor);
 }
 
 Result<BulkResult> ManagerBackend::add_ips(const std::vector<IpEntrySpec>& entries) {
@@ -196,20 +254,22 @@ Result<BulkResult> ManagerBackend::remove_ips(const std::vector<IpEntrySpec>& en
     return BulkResult{entries.size(), n};
 }
 
-Result<json> ManagerBackend::list_domains() {
+Result<json> ManagerBackend::list_domains(const ListPage& page) {
     FW_TRY_ASSIGN(auto entries, m_.list_domains());
     const std::uint64_t now = monotonic_now_ns();
-    json arr = json::array();
-    for (const auto& e : entries) {
-        json ttl = nullptr;
-        if (e.entry.expires_ns) ttl = e.entry.expires_ns > now ? (e.entry.expires_ns - now) / 1000000000ull : 0;
-        arr.push_back({{"value", e.domain},
-                       {"action", std::string(to_string(static_cast<DomainAction>(e.entry.action)))},
-                       {"hits", e.entry.hits},
-                       {"ttl_remaining", ttl},
-                       {"source", e.entry.source_id == kConfigSourceId ? "config" : "api"}});
-    }
-    return json{{"entries", arr}, {"count", entries.size()}};
+    return page_of<DomainEntry>(
+        entries, page, [](const DomainEntry& a, const DomainEntry& b) { return a.domain < b.domain; },
+        [&](const DomainEntry& e) { return !page.after.empty() && e.domain <= page.after; },
+        [now](const DomainEntry& e) {
+            json ttl = nullptr;
+            if (e.entry.expires_ns) ttl = e.entry.expires_ns > now ? (e.entry.expires_ns - now) / 1000000000ull : 0;
+            return json{{"value", e.domain},
+                        {"action", std::string(to_string(static_cast<DomainAction>(e.entry.action)))},
+                        {"hits", e.entry.hits},
+                        {"ttl_remaining", ttl},
+                        {"source", e.entry.source_id == kConfigSourceId ? "config" : "api"}};
+        },
+        [](const DomainEntry& e) { return e.domain; });
 }
 
 Result<BulkResult> ManagerBackend::add_domains(const std::vector<DomainEntrySpec>& entries) {

@@ -16,10 +16,10 @@ public:
     Result<nlohmann::json> set_feature(const std::string& name, bool enable, bool force) override;
     Result<nlohmann::json> maps() override;
     Result<nlohmann::json> hooks() override;
-    Result<nlohmann::json> list_ips() override;
+    Result<nlohmann::json> list_ips(const ListPage& page) override;
     Result<BulkResult> add_ips(const std::vector<IpEntrySpec>& entries) override;
     Result<BulkResult> remove_ips(const std::vector<IpEntrySpec>& entries) override;
-    Result<nlohmann::json> list_domains() override;
+    Result<nlohmann::json> list_domains(const ListPage& page) override;
     Result<BulkResult> add_domains(const std::vector<DomainEntrySpec>& entries) override;
     Result<BulkResult> remove_domains(const std::vector<DomainEntrySpec>& entries) override;
     Result<nlohmann::json> flows(std::size_t limit) override;

@@ -96,6 +96,26 @@ bool import_options(const httplib::Request& req, httplib::Response& res, std::op
     return true;
 }
 
+// ?limit= (1..ListPage::kMaxLimit) and ?after= (a cursor: printable text of at most 300 bytes).
+bool list_page(const httplib::Request& req, httplib::Response& res, ListPage& page) {
+    if (req.has_param("limit")) {
+        std::uint64_t v = 0;
+        if (!parse_u64(req.get_param_value("limit"), v) || v == 0 || v > ListPage::kMaxLimit) {
+            send_error(res, 400, "limit must be a whole number from 1 to " + std::to_string(ListPage::kMaxLimit), "limit");
+            return false;
+        }
+        page.limit = v;
+    }
+    if (req.has_param("after")) {
+        page.after = req.get_param_value("after");
+        if (page.after.empty() || page.after.size() > 300 || !text::is_clean(page.after)) {
+            send_error(res, 400, "after must be the \"next\" value of the previous page", "after");
+            return false;
+        }
+    }
+    return true;
+}
+
 void send_bulk(httplib::Response& res, const Result<BulkResult>& r, const char* verb) {
     if (!r.ok()) {
         send_backend_error(res, r.error(), "entries");
@@ -230,7 +250,11 @@ void ApiServer::routes() {
     srv.Get("/api/ebpf/hooks", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.hooks()); });
 
     // ---- IP lists ----
-    srv.Get("/api/ebpf/blocklist/ips", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.list_ips()); });
+    srv.Get("/api/ebpf/blocklist/ips", [&be](const httplib::Request& req, httplib::Response& res) {
+        ListPage page;
+        if (!list_page(req, res, page)) return;
+        reply(res, be.list_ips(page));
+    });
     srv.Post("/api/ebpf/blocklist/ips", [&be, max_depth](const httplib::Request& req, httplib::Response& res) {
         auto body = parse_body(req, res, max_depth);
         if (!body) return;
@@ -265,7 +289,11 @@ void ApiServer::routes() {
 
     // ---- domains ----
     srv.Get("/api/ebpf/blocklist/domains",
-            [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.list_domains()); });
+            [&be](const httplib::Request& req, httplib::Response& res) {
+                ListPage page;
+                if (!list_page(req, res, page)) return;
+                reply(res, be.list_domains(page));
+            });
     srv.Post("/api/ebpf/blocklist/domains", [&be, max_depth](const httplib::Request& req, httplib::Response& res) {
         auto body = parse_body(req, res, max_depth);
         if (!body) return;

@@ -182,6 +182,8 @@ struct IpCommandOptions {
     bool allow = false;
     std::string file;
     std::string list_filter;  // "", "allow", "block"
+    std::uint64_t limit = 0;  // list paging
+    std::string after;
 };
 
 Result<IpListArgs> ip_args(const IpCommandOptions& o) {
@@ -200,6 +202,8 @@ struct DomainCommandOptions {
     std::string ttl;
     std::string action;
     std::string file;
+    std::uint64_t limit = 0;  // list paging
+    std::string after;
 };
 
 Result<DomainListArgs> domain_args(const DomainCommandOptions& o) {
@@ -225,7 +229,9 @@ json filter_list(const json& body, const std::string& list) {
     json kept = json::array();
     for (const auto& r : rows)
         if (!r.is_object() || !r.contains("list") || r.at("list") == list) kept.push_back(r);
-    return kept;
+    json out{{"entries", kept}};
+    if (body.is_object() && body.contains("next")) out["next"] = body.at("next");  // paging continues
+    return out;
 }
 
 }  // namespace
@@ -326,10 +332,14 @@ void add_client_commands(CLI::App& app, ClientIo io, int& exit_code) {
     auto* blist = block->add_subcommand("list", "Show blocklist and allowlist entries with hits and time left");
     add_common_options(blist, *opts);
     blist->add_option("--list", ipo->list_filter, "show only one list")->check(CLI::IsMember({"block", "allow"}));
-    blist->footer("Examples:\n  flywall block list\n  flywall block list --list allow" + api_note);
+    blist->add_option("--limit", ipo->limit, "entries per page (default 1000, at most 100000)")
+        ->check(CLI::Range(1, 100000));
+    blist->add_option("--after", ipo->after, "start after this entry: the 'next page' value printed under the previous page");
+    blist->footer("Examples:\n  flywall block list\n  flywall block list --list allow\n  flywall block list --limit 50000 "
+                  "--after 198.18.3.7,block,src" + api_note);
     blist->callback([finish, runner, ipo] {
         const std::string filter = ipo->list_filter;
-        finish(runner().run(block_list_request(), false,
+        finish(runner().run(block_list_request(ipo->limit, ipo->after), false,
                             [filter](const json& j) { return render_ip_list(filter_list(j, filter)); }));
     });
     auto* bimport = block->add_subcommand("import", "Add every address/CIDR of a file (plain, netset or CIDR lines)");
@@ -382,8 +392,13 @@ void add_client_commands(CLI::App& app, ClientIo io, int& exit_code) {
     });
     auto* dlist = domain->add_subcommand("list", "Show blocked domains");
     add_common_options(dlist, *opts);
-    dlist->footer("Example:\n  flywall domain list" + api_note);
-    dlist->callback([finish, runner] { finish(runner().run(domain_list_request(), false, render_domain_list)); });
+    dlist->add_option("--limit", dno->limit, "entries per page (default 1000, at most 100000)")
+        ->check(CLI::Range(1, 100000));
+    dlist->add_option("--after", dno->after, "start after this name: the 'next page' value printed under the previous page");
+    dlist->footer("Examples:\n  flywall domain list\n  flywall domain list --limit 50000 --after ads.example.com" + api_note);
+    dlist->callback([finish, runner, dno] {
+        finish(runner().run(domain_list_request(dno->limit, dno->after), false, render_domain_list));
+    });
     auto* dimport = domain->add_subcommand("import", "Block every domain of a file (one per line, or a hosts file)");
     add_common_options(dimport, *opts);
     dimport->add_option("FILE", dno->file, "domain list or hosts file ('0.0.0.0 ads.example.com')")

@@ -295,12 +295,23 @@ std::string render_hooks(const json& hooks) {
         extract_rows(hooks, {"hooks"}), {"program", "interface", "attach_point", "mode", "mode_requested", "prog_id"}));
 }
 
+// " of TOTAL; next page: --after CURSOR" for a paged list answer, "" otherwise.
+std::string page_note(const json& list) {
+    if (!list.is_object()) return "";
+    std::string note;
+    if (list.contains("total") && list.at("total").is_number()) note += " of " + text::json_text(list.at("total"));
+    if (list.contains("next") && list.at("next").is_string())
+        note += "; next page: --after " + text::safe(list.at("next").get<std::string>());
+    return note;
+}
+
 std::string render_ip_list(const json& list) {
     json rows = extract_rows(list, {"entries", "ips", "blocklist", "items"});
     std::ostringstream out;
     out << render_table(table_from_objects(
         rows, {"value", "list", "direction", "hits", "ttl_remaining", "ttl", "source"}));
-    out << rows.size() << (rows.size() == 1 ? " entry\n" : " entries\n");
+    out << rows.size() << (rows.size() == 1 ? " entry" : " entries");
+    out << page_note(list) << "\n";
     return out.str();
 }
 
@@ -310,7 +321,8 @@ std::string render_domain_list(const json& list) {
     for (const auto& r : rows) objects.push_back(r.is_string() ? json{{"domain", r}} : r);
     std::ostringstream out;
     out << render_table(table_from_objects(objects, {"value", "domain", "action", "hits", "ttl_remaining", "ttl", "source"}));
-    out << objects.size() << (objects.size() == 1 ? " domain\n" : " domains\n");
+    out << objects.size() << (objects.size() == 1 ? " domain" : " domains");
+    out << page_note(list) << "\n";
     return out.str();
 }
 

@@ -160,7 +160,18 @@ Result<ApiRequest> block_del_request(const IpListArgs& args) {
     return ApiRequest{Method::Delete, "/api/ebpf/blocklist/ips", json{{"entries", std::move(entries)}}, {}};
 }
 
-ApiRequest block_list_request() { return ApiRequest{Method::Get, "/api/ebpf/blocklist/ips", {}, {}}; }
+namespace {
+std::string page_query(std::uint64_t limit, const std::string& after) {
+    std::string q;
+    if (limit) q += "?limit=" + std::to_string(limit);
+    if (!after.empty()) q += (q.empty() ? "?" : "&") + std::string("after=") + url_encode_segment(after);
+    return q;
+}
+}  // namespace
+
+ApiRequest block_list_request(std::uint64_t limit, const std::string& after) {
+    return ApiRequest{Method::Get, "/api/ebpf/blocklist/ips" + page_query(limit, after), {}, {}};
+}
 
 ApiRequest block_import_request(std::string text, const IpListArgs& options) {
     std::string path = "/api/ebpf/blocklist/ips/import?list=" + std::string(options.allow ? "allow" : "block") +
@@ -181,7 +192,9 @@ Result<ApiRequest> domain_del_request(const DomainListArgs& args) {
     return ApiRequest{Method::Delete, "/api/ebpf/blocklist/domains", json{{"entries", std::move(entries)}}, {}};
 }
 
-ApiRequest domain_list_request() { return ApiRequest{Method::Get, "/api/ebpf/blocklist/domains", {}, {}}; }
+ApiRequest domain_list_request(std::uint64_t limit, const std::string& after) {
+    return ApiRequest{Method::Get, "/api/ebpf/blocklist/domains" + page_query(limit, after), {}, {}};
+}
 
 ApiRequest domain_import_request(std::string text, const DomainListArgs& options) {
     std::string path = "/api/ebpf/blocklist/domains/import";

@@ -58,14 +58,16 @@ struct DomainListArgs {
 // DELETE /api/ebpf/blocklist/ips with the same body (without ttl).
 [[nodiscard]] Result<ApiRequest> block_del_request(const IpListArgs& args);
 // GET /api/ebpf/blocklist/ips
-[[nodiscard]] ApiRequest block_list_request();
+// One page of a list (the API pages them): limit 0 = the server's default; after = the "next"
+// cursor printed under the previous page.
+[[nodiscard]] ApiRequest block_list_request(std::uint64_t limit = 0, const std::string& after = {});
 // The text of an address list file (plain / netset / CIDR lines, '#' comments), parsed by the
 // daemon: POST /api/ebpf/blocklist/ips/import?list=..&direction=..[&ttl=N], text/plain.
 [[nodiscard]] ApiRequest block_import_request(std::string text, const IpListArgs& options);
 // POST /api/ebpf/blocklist/domains {"entries":[{"value":"ads.example.com","ttl":60?,"action"?}]}
 [[nodiscard]] Result<ApiRequest> domain_add_request(const DomainListArgs& args);
 [[nodiscard]] Result<ApiRequest> domain_del_request(const DomainListArgs& args);
-[[nodiscard]] ApiRequest domain_list_request();
+[[nodiscard]] ApiRequest domain_list_request(std::uint64_t limit = 0, const std::string& after = {});
 // A domain list or hosts file: POST /api/ebpf/blocklist/domains/import[?ttl=N][&action=A], text/plain.
 [[nodiscard]] ApiRequest domain_import_request(std::string text, const DomainListArgs& options);
 

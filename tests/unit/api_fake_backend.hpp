@@ -51,7 +51,11 @@ public:
         return json{{"hooks", json::array({{{"program", "xdp_blocklist"}, {"interface", "veth0"},
                                              {"attach_point", "xdp"}, {"mode", "generic"}}})}};
     }
-    Result<json> list_ips() override { return json{{"entries", json::array()}, {"count", 0}}; }
+    std::optional<ListPage> last_page;
+    Result<json> list_ips(const ListPage& page) override {
+        last_page = page;
+        return json{{"entries", json::array()}, {"count", 0}, {"total", 0}, {"next", nullptr}};
+    }
     Result<BulkResult> add_ips(const std::vector<IpEntrySpec>& e) override {
         if (fail_next_add) {
             Error err = *fail_next_add;
@@ -65,7 +69,10 @@ public:
         ip_removes.push_back(e);
         return BulkResult{e.size(), e.size() - 1};
     }
-    Result<json> list_domains() override { return json{{"entries", json::array()}, {"count", 0}}; }
+    Result<json> list_domains(const ListPage& page) override {
+        last_page = page;
+        return json{{"entries", json::array()}, {"count", 0}, {"total", 0}, {"next", nullptr}};
+    }
     Result<BulkResult> add_domains(const std::vector<DomainEntrySpec>& e) override {
         domain_adds.push_back(e);
         return BulkResult{e.size(), e.size()};

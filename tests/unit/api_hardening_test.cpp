@@ -272,6 +272,28 @@ TEST_F(ApiHardening, ConnectionLimitAnswers503AndRecovers) {
     EXPECT_EQ(h->status, 200);
 }
 
+// Defect 6: GET /api/ebpf/blocklist/ips with 1M entries answered 120 MB in one piece.
+TEST_F(ApiHardening, ListsArePagedAndPageArgumentsValidated) {
+    start();
+    auto r = client->Get("/api/ebpf/blocklist/ips");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    ASSERT_TRUE(backend.last_page);
+    EXPECT_EQ(backend.last_page->limit, ListPage::kDefaultLimit);
+    EXPECT_TRUE(backend.last_page->after.empty());
+    r = client->Get("/api/ebpf/blocklist/domains?limit=5&after=ads.example.com");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(backend.last_page->limit, 5u);
+    EXPECT_EQ(backend.last_page->after, "ads.example.com");
+    for (const char* bad : {"limit=0", "limit=100001", "limit=-1", "limit=1x", "after=", "after=%ff", "after=a%00b"}) {
+        r = client->Get(std::string("/api/ebpf/blocklist/ips?") + bad);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
+        EXPECT_FALSE(json::parse(r->body, nullptr, false).is_discarded());
+    }
+}
+
 TEST(ApiExposure, NonLoopbackListenNeedsTls) {
     FakeBackend be;
     ServerOptions o;

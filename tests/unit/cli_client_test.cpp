@@ -282,6 +282,12 @@ TEST(CliRequests, ReadOnlyRoutesAndFeatureToggles) {
     EXPECT_EQ(hooks_request().path, "/api/ebpf/hooks");
     EXPECT_EQ(block_list_request().path, "/api/ebpf/blocklist/ips");
     EXPECT_EQ(domain_list_request().path, "/api/ebpf/blocklist/domains");
+    EXPECT_EQ(block_list_request(500, "198.18.0.7,block,src").path,
+              "/api/ebpf/blocklist/ips?limit=500&after=198.18.0.7%2Cblock%2Csrc");
+    EXPECT_EQ(domain_list_request(0, "a.example").path, "/api/ebpf/blocklist/domains?after=a.example");
+    EXPECT_NE(render_ip_list(json{{"entries", json::array({json{{"value", "198.18.0.1"}}})}, {"total", 3}, {"next", "198.18.0.1,block,src"}})
+                  .find("1 entry of 3; next page: --after 198.18.0.1,block,src"),
+              std::string::npos);
     EXPECT_EQ(flows_request(std::nullopt).path, "/api/ebpf/flows");
     EXPECT_EQ(flows_request(20).path, "/api/ebpf/flows?limit=20");
     EXPECT_EQ(events_request(std::nullopt).path, "/api/ebpf/events");
