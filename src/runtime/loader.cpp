@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +60,41 @@ int mkdir_p(const std::string& path, bool* created) {
     return 0;
 }
 
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+bool on_bpffs(const std::string& dir) {
+    struct statfs st {};
+    return statfs(dir.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
+}
+
+// Pins need a bpffs. A fresh machine may boot without one at /sys/fs/bpf (bpftool and libxdp
+// mount it themselves then, and so do we); a pin_path elsewhere that is not on a bpffs is an
+// error that says how to fix it.
+Status ensure_bpffs(const std::string& path) {
+    std::string existing = path;
+    struct stat st {};
+    while (!existing.empty() && stat(existing.c_str(), &st) != 0) {
+        auto slash = existing.find_last_of('/');
+        existing = slash == 0 ? "/" : existing.substr(0, slash);
+        if (slash == std::string::npos) existing.clear();
+    }
+    if (!existing.empty() && on_bpffs(existing)) return {};
+    static const std::string kDefault = "/sys/fs/bpf";
+    if (path.rfind(kDefault + "/", 0) == 0 || path == kDefault) {
+        if (on_bpffs(kDefault)) return {};
+        if (mkdir(kDefault.c_str(), 0700) != 0 && errno != EEXIST)
+            return Error::from_errno(errno, "create " + kDefault + " to mount bpffs on");
+        if (mount("bpf", kDefault.c_str(), "bpf", 0, "mode=0700") != 0)
+            return Error::from_errno(errno, "mount bpffs at " + kDefault + " (mount -t bpf bpf " + kDefault + ")");
+        spdlog::info("flywall: mounted bpffs at {} (it was not mounted)", kDefault);
+        return {};
+    }
+    return Error::from_errno(ENOTSUP, "pin_path " + path + " is not on a bpffs: mount one there first (mount -t bpf bpf DIR) "
+                                      "or use a path under /sys/fs/bpf");
+}
+
 }  // namespace
 
 void install_libbpf_logging() {
@@ -83,6 +120,7 @@ void clear_last_verifier_log() { t_verifier_log.clear(); }
 Result<PinDir> PinDir::acquire(const std::string& path) {
     PinDir d;
     d.path_ = path;
+    FW_TRY(ensure_bpffs(path));
     if (int err = mkdir_p(path, &d.created_dir_)) return Error::from_errno(err, "create pin directory " + path);
     int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return Error::from_errno(errno, "open pin directory " + path);

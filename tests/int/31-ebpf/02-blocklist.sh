@@ -79,6 +79,28 @@ body=$(t_api DELETE '/api/ebpf/blocklist/ips?value=2001:db8:10::2')
 t_flush_neigh
 for probe in t_ping t_tcp t_udp; do t_expect_reach $probe 2001:db8:10::2 2001:db8:10::1 "IPv6 host unblocked"; done
 
+# ---- lists are paged: walk the list one entry a page and meet every entry once ----
+body=$(t_api POST /api/ebpf/blocklist/ips '{"entries":[{"value":"198.18.77.3"},{"value":"198.18.77.1"},{"value":"2001:db8:77::1"},{"value":"::ffff:198.18.77.2"}]}')
+[ "$(t_status)" = 200 ] || t_fail "POST 4 entries -> $(t_status) $body"
+total=$(t_api GET '/api/ebpf/blocklist/ips?limit=1' | jq -r .total)
+seen=""; after=""; pages=0
+while :; do
+    q="limit=1"; [ -n "$after" ] && q="$q&after=$(jq -rn --arg a "$after" '$a|@uri')"
+    page=$(t_api GET "/api/ebpf/blocklist/ips?$q")
+    [ "$(t_status)" = 200 ] || t_fail "GET page $q -> $(t_status) $page"
+    seen="$seen $(echo "$page" | jq -r '.entries[].value')"
+    after=$(echo "$page" | jq -r '.next // empty'); pages=$((pages + 1))
+    [ -z "$after" ] && break
+    [ $pages -gt 1000 ] && t_fail "paging does not end"
+done
+[ "$pages" = "$total" ] || t_fail "walked $pages pages of 1 for $total entries"
+[ "$(echo $seen | tr ' ' '\n' | sort | uniq -d)" = "" ] || t_fail "an entry appeared on two pages: $seen"
+echo "$seen" | grep -qw 198.18.77.2 || t_fail "::ffff:198.18.77.2 should be listed as IPv4 198.18.77.2: $seen"
+t_say "ok: $total entries in $pages pages of one, each once; IPv4-mapped stored as IPv4"
+out=$(t_cli block del 198.18.77.3 198.18.77.1 2001:db8:77::1 198.18.77.2 2>&1) || t_fail "del paged entries: $out"
+body=$(t_api GET '/api/ebpf/blocklist/ips?limit=0')
+[ "$(t_status)" = 400 ] || t_fail "limit=0 should be 400, got $(t_status) $body"
+
 # ---- a bad request changes nothing (all-or-nothing) ----
 body=$(t_api POST /api/ebpf/blocklist/ips '{"entries":[{"value":"198.18.10.2"},{"value":"198.18.10.999"}]}')
 [ "$(t_status)" = 400 ] || t_fail "bulk add with a bad entry should be 400, got $(t_status) $body"

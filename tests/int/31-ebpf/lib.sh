@@ -66,7 +66,12 @@ trap 'exit 130' INT TERM
 
 t_preflight() {
     [ "$(id -u)" = 0 ] || t_skip "needs root (network namespaces, BPF)"
-    [ -d /sys/fs/bpf ] && mountpoint -q /sys/fs/bpf || t_skip "bpffs is not mounted at /sys/fs/bpf"
+    # The daemon mounts bpffs itself when it is missing (src/runtime/loader.cpp); so do we, for
+    # the pins the tests inspect before the daemon starts.
+    if ! mountpoint -q /sys/fs/bpf; then
+        mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf -o mode=0700 ||
+            t_skip "bpffs is not mounted at /sys/fs/bpf and cannot be mounted"
+    fi
     [ -r /sys/kernel/btf/vmlinux ] || t_skip "kernel has no BTF (/sys/kernel/btf/vmlinux)"
     for tool in ip nsenter curl jq bpftool; do
         command -v "$tool" >/dev/null || t_skip "needs $tool"
