@@ -5,6 +5,7 @@
 #include "common/text.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "core/feature_check.hpp"
 #include "core/coordinator.hpp"
 
 namespace flywall::cli {
@@ -34,12 +35,8 @@ void register_config(CLI::App& app, Context& ctx) {
         }
         // The feature graph (dependencies, cycles) is the coordinator's: run it dry, with no
         // kernel hooks, so a file that `flywall run` would refuse is refused here too.
-        Coordinator features;
-        Status graph = features.register_builtin_features();
-        if (graph.ok()) graph = features.configure(lr.config().ebpf.features);
-        if (!graph.ok()) {
-            std::cerr << (opts->file.empty() ? "(built-in)" : opts->file) << ": ebpf.features: " << graph.error().context
-                      << "\n";
+        if (auto problem = feature_graph_problem(lr)) {
+            std::cerr << problem->to_string() << "\n";
             std::cerr << "flywall: configuration " << (opts->file.empty() ? "(built-in)" : opts->file)
                       << " is invalid (1 error)\n";
             ctx.exit_code = 1;

@@ -13,6 +13,7 @@
 #include "api/token.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "core/feature_check.hpp"
 #include "core/lab.hpp"
 #include "core/manager.hpp"
 
@@ -58,6 +59,10 @@ int run_daemon(const RunOptions& opts) {
     config::LoadResult lr = opts.config_file.empty() ? config::load_default() : config::load_file(opts.config_file);
     if (!lr.ok()) {
         std::cerr << lr.error_text() << "\nflywall: not starting: invalid configuration\n";
+        return 1;
+    }
+    if (auto problem = feature_graph_problem(lr)) {
+        std::cerr << problem->to_string() << "\nflywall: not starting: invalid configuration\n";
         return 1;
     }
     config::Config cfg = lr.config();

@@ -241,6 +241,8 @@ std::optional<std::string> feature_name(std::string& v) {
 struct Context {
     std::string file;
     std::vector<Diagnostic> diags;
+    std::map<std::string, Position> feature_pos;  // ebpf.features attributes as written
+    Position features_block{0, 0};
     void error(Position p, std::string message) {
         diags.push_back(Diagnostic{file, p.line, p.column, std::move(message)});
     }
@@ -475,6 +477,8 @@ void read_ebpf(Context& ctx, const hcl::Body& body, EbpfConfig& out) {
     BodyReader r(ctx, body, "in block ebpf");
     r.boolean("enabled", out.enabled);
     if (const hcl::Block* b = r.single_block("features")) {
+        ctx.features_block = b->pos;
+        for (const auto& a : b->body.attributes) ctx.feature_pos[a.name] = a.pos;
         BodyReader f(ctx, b->body, "in block features", "feature");
         for (const auto& name : feature_names()) f.boolean(name, out.features[name]);
         f.finish();
@@ -739,7 +743,15 @@ LoadResult load_string(std::string_view text, std::string_view filename) {
         });
         return LoadResult(std::move(ctx.diags));
     }
-    return LoadResult(std::move(cfg));
+    LoadResult ok(std::move(cfg));
+    ok.set_positions(std::string(filename), std::move(ctx.feature_pos), ctx.features_block);
+    return ok;
+}
+
+Diagnostic LoadResult::at_feature(const std::string& name, std::string message) const {
+    auto it = feature_pos_.find(name);
+    const Position p = it != feature_pos_.end() ? it->second : features_block_;
+    return Diagnostic{file_.empty() ? "(built-in)" : file_, p.line, p.column, std::move(message)};
 }
 
 LoadResult load_file(const std::string& path) {

@@ -190,9 +190,22 @@ public:
     // error_text(). Use at component boundaries.
     [[nodiscard]] Result<Config> to_result() &&;
 
+    // Where a feature is set in the file (its attribute in ebpf.features), else where the
+    // features (or ebpf) block starts, else 0:0: for errors found later, such as a
+    // dependency the feature graph refuses.
+    [[nodiscard]] Diagnostic at_feature(const std::string& name, std::string message) const;
+    void set_positions(std::string file, std::map<std::string, Position> features, Position block) {
+        file_ = std::move(file);
+        feature_pos_ = std::move(features);
+        features_block_ = block;
+    }
+
 private:
     Config config_;
     std::vector<Diagnostic> diagnostics_;
+    std::string file_;
+    std::map<std::string, Position> feature_pos_;
+    Position features_block_{0, 0};
 };
 
 [[nodiscard]] LoadResult load_string(std::string_view text, std::string_view filename);

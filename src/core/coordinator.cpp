@@ -263,13 +263,21 @@ Error Coordinator::rollback_locked(std::vector<Change>& changes, Error err) {
     return err;
 }
 
-Status Coordinator::configure(const std::map<std::string, bool>& desired) {
+std::optional<Coordinator::ConfigProblem> Coordinator::check_config(const std::map<std::string, bool>& desired) const {
     std::lock_guard lock(mu_);
-    for (const auto& [name, on] : desired)
-        if (!find(name)) return unknown_feature(name);
-    FW_TRY_ASSIGN(std::vector<std::string> order, order_locked());
-
     std::map<std::string, bool, std::less<>> target;
+    std::vector<std::string> order;
+    return check_config_locked(desired, target, order);
+}
+
+std::optional<Coordinator::ConfigProblem> Coordinator::check_config_locked(
+    const std::map<std::string, bool>& desired, std::map<std::string, bool, std::less<>>& target,
+    std::vector<std::string>& order) const {
+    for (const auto& [name, on] : desired)
+        if (!find(name)) return ConfigProblem{name, unknown_feature(name)};
+    auto o = order_locked();
+    if (!o.ok()) return ConfigProblem{"", std::move(o).error()};
+    order = std::move(*o);
     for (const auto& [name, e] : entries_) {
         auto it = desired.find(name);
         target[name] = it != desired.end() ? it->second : e.spec.default_enabled;
@@ -277,8 +285,16 @@ Status Coordinator::configure(const std::map<std::string, bool>& desired) {
     for (const auto& name : order) {
         if (!target[name]) continue;
         for (const auto& d : find(name)->spec.dependencies)
-            if (!target.find(d)->second) return requires_disabled(name, d);
+            if (!target.find(d)->second) return ConfigProblem{name, requires_disabled(name, d)};
     }
+    return std::nullopt;
+}
+
+Status Coordinator::configure(const std::map<std::string, bool>& desired) {
+    std::lock_guard lock(mu_);
+    std::map<std::string, bool, std::less<>> target;
+    std::vector<std::string> order;
+    if (auto problem = check_config_locked(desired, target, order)) return std::move(problem->error);
 
     std::vector<Change> changes;
     for (auto it = order.rbegin(); it != order.rend(); ++it) {

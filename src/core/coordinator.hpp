@@ -91,6 +91,15 @@ public:
     // failure everything changed so far is rolled back.
     Status configure(const std::map<std::string, bool>& desired);
 
+    // What configure() would refuse before it changes anything: an unknown feature, a cycle,
+    // or an enabled feature whose dependency is disabled; `feature` names the one at fault
+    // (empty for a cycle) so the config's position of it can be reported.
+    struct ConfigProblem {
+        std::string feature;
+        Error error;
+    };
+    [[nodiscard]] std::optional<ConfigProblem> check_config(const std::map<std::string, bool>& desired) const;
+
     // Enabling an enabled feature is a no-op. Fails naming a disabled dependency.
     Status enable(std::string_view name, Actor actor = Actor::user);
     // Returns the features disabled, dependents first. Fails with EBUSY when enabled features
@@ -124,6 +133,9 @@ private:
 
     Status validate_locked() const;
     Result<std::vector<std::string>> order_locked() const;
+    std::optional<ConfigProblem> check_config_locked(const std::map<std::string, bool>& desired,
+                                                            std::map<std::string, bool, std::less<>>& target,
+                                                            std::vector<std::string>& order) const;
     std::vector<std::string> dependents_locked(const std::string& name) const;
     Entry* find(std::string_view name);
     const Entry* find(std::string_view name) const;

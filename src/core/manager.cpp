@@ -1,5 +1,7 @@
 #include "core/manager.hpp"
 
+#include "core/feature_check.hpp"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <net/if.h>
@@ -384,10 +386,11 @@ void Manager::resync_feature_bits() {
 
 Status Manager::reload() {
     config::LoadResult lr = config_source_.empty() ? config::load_default() : config::load_file(config_source_);
-    if (!lr.ok()) {
+    std::optional<config::Diagnostic> graph = lr.ok() ? feature_graph_problem(lr) : std::nullopt;
+    if (!lr.ok() || graph) {
         Error e = Error::invalid("reload: invalid configuration " +
                                  (config_source_.empty() ? std::string("(built-in)") : config_source_))
-                      .with_detail(lr.error_text());
+                      .with_detail(graph ? graph->to_string() : lr.error_text());
         record_error(e);
         std::lock_guard lk(err_mu_);
         ++reload_failures_;

@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "core/coordinator.hpp"
+#include "core/feature_check.hpp"
 
 using namespace flywall;
 
@@ -57,4 +58,20 @@ TEST(ConfigFeatureGraph, MissingDependencyIsNamed) {
     auto st = configure(lr.config());
     ASSERT_FALSE(st.ok());
     EXPECT_NE(st.error().context.find("flow_monitoring"), std::string::npos) << st.error().context;
+}
+
+// Issue 8: a feature-dependency error carried no line:col; it now points at the feature.
+TEST(ConfigFeatureGraph, DependencyErrorsCarryTheFeaturesPosition) {
+    auto lr = config::load_string("ebpf {\n  features {\n    flow_monitoring = false\n    qos   = true\n  }\n}\n", "f.hcl");
+    ASSERT_TRUE(lr.ok()) << lr.error_text();
+    auto problem = feature_graph_problem(lr);
+    ASSERT_TRUE(problem);
+    EXPECT_EQ(problem->to_string(),
+              "f.hcl:4:5: ebpf.features: feature \"qos\" requires \"flow_monitoring\", which is disabled");
+    // The same graph accepts it once the dependency is on, and configure() agrees with the check.
+    auto fixed = config::load_string("ebpf {\n  features {\n    flow_monitoring = true\n    qos = true\n  }\n}\n", "f.hcl");
+    ASSERT_TRUE(fixed.ok());
+    EXPECT_FALSE(feature_graph_problem(fixed));
+    EXPECT_FALSE(configure(lr.config()).ok());
+    EXPECT_TRUE(configure(fixed.config()).ok());
 }
