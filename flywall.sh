@@ -5,6 +5,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BUILD="${FLYWALL_BUILD_DIR:-$ROOT/build}"
 BUILD_ASAN="${FLYWALL_ASAN_BUILD_DIR:-$ROOT/build-asan}"
+BUILD_FUZZ="${FLYWALL_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
+FUZZ_TARGETS=(hcl api_json records)
 JOBS="${JOBS:-$(nproc)}"
 
 APT_PACKAGES=(
@@ -23,7 +25,7 @@ Main job and tests (the README's two commands):
   run                 install missing packages, build, bring up the lab interface (fw-lab0, a veth
                       whose peer lives in netns fw-lab) and start the daemon in the foreground on the
                       built-in default config, API on 127.0.0.1:8080. Ctrl-C stops and cleans up.
-  test [SUITE]        run tests; SUITE is one of: all (default), unit, asan, kernel, int [FILE|DIR]
+  test [SUITE]        run tests; SUITE is one of: all (default), unit, asan, kernel, fuzz, int [FILE|DIR]
                       e.g. ./flywall.sh test int 31-ebpf   ./flywall.sh test int 31-ebpf/01-ebpf-foundation.sh
                       Ends with "N passed, N failed, N skipped"; exit 1 if anything failed.
 
@@ -35,6 +37,11 @@ Building:
   ebpf-clean          remove BPF build artifacts (objects, skeletons, vmlinux.h)
   ebpf-dev            a shell with the BPF toolchain and paths set (CLANG, BPFTOOL, FLYWALL_BUILD...)
   bench               build and run the benchmarks; prints JSON (ratios to floor and peer)
+  fuzz NAME [ARG]     run one fuzzer longer than the test command does (which gives each 30 s):
+                        hcl|api_json|records [SECONDS, default 600]  libFuzzer (clang, ASan+UBSan),
+                          seeds from tests/fuzz/corpus/NAME, crashes saved under build-fuzz/artifacts/
+                        differential [PACKETS, default 10000000]     generated packets through the
+                          XDP program and the reference model of its verdict rules; 0 differences
 
 Environment: FLYWALL_BUILD_DIR (default build/), JOBS (default nproc).
 TXT
@@ -154,6 +161,62 @@ suite_asan() {
     run_gtest "unit (ASan+UBSan)" "$BUILD_ASAN/tests/flywall_unit_tests"
 }
 
+build_fuzz() {
+  configure "$BUILD_FUZZ" -DFLYWALL_FUZZ=ON -DFLYWALL_BUILD_TESTS=OFF -DFLYWALL_BUILD_BENCH=OFF \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+  cmake --build "$BUILD_FUZZ" -j"$JOBS" --target fuzz_all
+}
+
+# run_fuzz NAME SECONDS: libFuzzer from the checked-in seeds; new inputs go to a scratch corpus,
+# a crashing input to $BUILD_FUZZ/artifacts/NAME-crash-*. Returns the fuzzer's exit code.
+run_fuzz() {
+  local name="$1" secs="$2" work
+  work="$(mktemp -d /tmp/flywall-fuzz-"$name".XXXXXX)"
+  mkdir -p "$BUILD_FUZZ/artifacts"
+  local max_len=4096; [ "$name" = hcl ] && max_len=16384
+  set +e
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$BUILD_FUZZ/fuzz/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
+    -print_final_stats=1 -artifact_prefix="$BUILD_FUZZ/artifacts/$name-" "$work" "$ROOT/tests/fuzz/corpus/$name" \
+    >"$work.log" 2>&1
+  local rc=$?
+  set -e
+  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY|Test unit written" "$work.log" | sed "s/^/  fuzz_$name: /"
+  [ $rc -ne 0 ] && tail -40 "$work.log"
+  rm -rf "$work" "$work.log"
+  return $rc
+}
+
+suite_fuzz() {
+  if ! command -v clang++ >/dev/null; then
+    echo "=== fuzz: SKIP — clang++ is not installed"; SKIPPED=$((SKIPPED + ${#FUZZ_TARGETS[@]})); return
+  fi
+  build_fuzz
+  local secs="${FLYWALL_FUZZ_SECONDS:-30}"
+  for t in "${FUZZ_TARGETS[@]}"; do
+    echo "=== fuzz: $t for ${secs} s"
+    if run_fuzz "$t" "$secs"; then PASSED=$((PASSED + 1)); echo "fuzz $t: PASS"
+    else FAILED=$((FAILED + 1)); FAILED_NAMES+=("fuzz $t"); echo "fuzz $t: FAIL"; fi
+  done
+}
+
+cmd_fuzz() {
+  local name="${1:-}" arg="${2:-}"
+  case "$name" in
+    differential)
+      need_root "fuzz differential"
+      configure "$BUILD"
+      cmake --build "$BUILD" -j"$JOBS" --target flywall_kernel_tests
+      FLYWALL_DIFF_PACKETS="${arg:-10000000}" "$BUILD/tests/flywall_kernel_tests" --gtest_filter='XdpDifferential*'
+      ;;
+    hcl|api_json|records)
+      build_fuzz
+      run_fuzz "$name" "${arg:-600}"
+      ;;
+    *) echo "fuzz: NAME must be one of: ${FUZZ_TARGETS[*]} differential" >&2; exit 2 ;;
+  esac
+}
+
 suite_kernel() {
   configure "$BUILD"
   cmake --build "$BUILD" -j"$JOBS" --target flywall_kernel_tests
@@ -190,12 +253,13 @@ suite_int() {
 cmd_test() {
   local suite="${1:-all}"; shift || true
   case "$suite" in
-    all) suite_unit; suite_asan; suite_kernel; suite_int 31-ebpf ;;
+    all) suite_unit; suite_asan; suite_kernel; suite_fuzz; suite_int 31-ebpf ;;
+    fuzz) suite_fuzz ;;
     unit) suite_unit ;;
     asan) suite_asan ;;
     kernel) suite_kernel ;;
     int) suite_int "${1:-31-ebpf}" ;;
-    *) echo "test: unknown suite '$suite' (all, unit, asan, kernel, int [FILE])" >&2; exit 2 ;;
+    *) echo "test: unknown suite '$suite' (all, unit, asan, kernel, fuzz, int [FILE])" >&2; exit 2 ;;
   esac
   echo
   [ ${#FAILED_NAMES[@]} -gt 0 ] && echo "failed: ${FAILED_NAMES[*]}"
@@ -229,6 +293,7 @@ main() {
     ebpf-dev) cmd_ebpf_dev ;;
     test) cmd_test "$@" ;;
     bench) cmd_bench "$@" ;;
+    fuzz) cmd_fuzz "$@" ;;
     run) cmd_run "$@" ;;
     *) echo "flywall.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
   esac

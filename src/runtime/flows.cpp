@@ -138,7 +138,9 @@ Result<std::optional<fw_flow_value>> FlowTable::lookup(const fw_flow_key& key) c
 
 Result<bool> FlowTable::set_trusted(const fw_flow_key& key, bool trusted) {
     const fw_flow_key k = normalized(key);
-    auto [base, tag] = where(k, seeds_);
+    const Where w = where(k, seeds_);  // named (not a structured binding): the lambda below captures it
+    const auto base = w.base;
+    const auto tag = w.tag;
     size_t changed = 0;
     slot_table::for_each_match(slots_, base, tag, k, [&](uint32_t, fw_flow_slot& s) {
         std::atomic_ref<__u32> flags(s.v.flags);

@@ -115,10 +115,10 @@ Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
 }
 
 bool XdpFastPath::watch_fast_clock(uint64_t now_ns, uint64_t max_lag_ns) {
-    uint64_t t = fast_clock_ns();
+    __u64 t = fast_clock_ns();
     if (t == 0 || t + max_lag_ns >= now_ns) return false;  // not started yet, or running
     // Only if it is still that stale value: a packet or the timer may have moved it meanwhile.
-    return __atomic_compare_exchange_n(&skel_->bss->fw_clock_ns, &t, uint64_t{0}, false, __ATOMIC_ACQ_REL,
+    return __atomic_compare_exchange_n(&skel_->bss->fw_clock_ns, &t, __u64{0}, false, __ATOMIC_ACQ_REL,
                                        __ATOMIC_RELAXED);
 }
 

@@ -1,0 +1,6 @@
+interface "eth0" {
+  xdp_mode = "fast"
+}
+x = 1 + 2
+/* c */ # c
+// c
