@@ -1,5 +1,7 @@
 #include "config/hcl.hpp"
 
+#include "common/text.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -135,10 +137,24 @@ private:
         Parser& p_;
     };
 
+    // HCL files are UTF-8: a byte that is not (a Latin-1 file, binary junk) is reported where
+    // it is, instead of ending up in a path or a name. Also bounds the length of a line.
     void check_line_lengths() const {
         Position at{1, 1};
         std::size_t start = 0;
         for (std::size_t k = 0; k <= src_.size(); ++k) {
+            if (k < src_.size() && static_cast<unsigned char>(src_[k]) >= 0x80) {
+                const std::size_t n = text::utf8_sequence_length(src_, k);
+                if (n == 0) {
+                    int column = 1;
+                    for (std::size_t j = start; j < k; ++j)
+                        if ((static_cast<unsigned char>(src_[j]) & 0xC0) != 0x80) ++column;
+                    fail(Position{at.line, column}, "invalid UTF-8 byte " + text::safe(src_.substr(k, 1)) +
+                                                        " (configuration files are UTF-8)");
+                }
+                k += n - 1;
+                continue;
+            }
             if (k == src_.size() || src_[k] == '\n') {
                 if (k - start > kMaxLineBytes)
                     fail(Position{at.line, 1}, "line is longer than " + std::to_string(kMaxLineBytes) +

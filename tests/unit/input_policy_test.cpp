@@ -166,6 +166,13 @@ TEST(HclBounds, OverlongLineIsAPositionedError) {
     ASSERT_FALSE(l.diagnostics.empty());
 }
 
+TEST(HclBounds, InvalidUtf8IsAPositionedError) {
+    auto r = config::hcl::parse("a = 1\npin_path = \"/sys/fs/bpf/\xc3\xa9x\xff\"\n", "u.hcl");
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_EQ(r.diagnostics[0].to_string(), "u.hcl:2:27: invalid UTF-8 byte \\xff (configuration files are UTF-8)");
+    EXPECT_TRUE(config::hcl::parse("name = \"b\xc3\xbc" "cher\"\n", "ok.hcl").diagnostics.empty());
+}
+
 TEST(HclBounds, ConfigLoaderReportsTheBoundToo) {
     auto lr = config::load_string("log_level = " + std::string(80, '[') + "\n", "c.hcl");
     ASSERT_FALSE(lr.ok());
