@@ -5,6 +5,8 @@
 
 #include <sstream>
 
+#include "common/text.hpp"
+
 namespace flywall::api {
 
 namespace {
@@ -28,6 +30,7 @@ struct Families {
              std::vector<ClientMetric::Label> labels = {}) {
         auto& f = family(name, help, type);
         ClientMetric m;
+        for (auto& l : labels) l.value = text::safe(l.value);  // the text policy, for label values too
         m.label = std::move(labels);
         if (type == MetricType::Counter) m.counter.value = value;
         else m.gauge.value = value;

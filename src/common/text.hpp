@@ -96,9 +96,11 @@ inline std::string safe(std::string_view s) {
     return out;
 }
 
-// The JSON text of j; never throws on invalid UTF-8 (replaced by U+FFFD).
-inline std::string json_text(const nlohmann::json& j, int indent = -1) {
-    return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+// The JSON text of j (nlohmann::json or ordered_json); never throws on invalid UTF-8
+// (replaced by U+FFFD).
+template <typename Json = nlohmann::json>
+inline std::string json_text(const Json& j, int indent = -1) {
+    return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace flywall::text

@@ -1,5 +1,7 @@
 #include "runtime/events_decode.hpp"
 
+#include "common/text.hpp"
+
 #include <arpa/inet.h>
 
 #include <cstdio>
@@ -35,23 +37,6 @@ std::string reason_text(XdpEventType type, uint32_t reason) {
         case XdpEventType::NewFlow: return "";
     }
     return "";
-}
-
-void json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20 || c >= 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    out += '"';
 }
 
 }  // namespace
@@ -100,26 +85,12 @@ Result<XdpEvent> events::decode(const void* data, size_t size) {
 }
 
 std::string to_json(const XdpEvent& e) {
-    std::string o = "{\"type\":";
-    json_string(o, to_string(e.type));
-    o += ",\"ts_ns\":" + std::to_string(e.ts_ns);
-    o += ",\"ifindex\":" + std::to_string(e.ifindex);
-    o += ",\"family\":" + std::to_string(e.family);
-    o += ",\"proto\":" + std::to_string(e.proto);
-    o += ",\"src\":";
-    json_string(o, e.src);
-    o += ",\"dst\":";
-    json_string(o, e.dst);
-    o += ",\"sport\":" + std::to_string(e.sport);
-    o += ",\"dport\":" + std::to_string(e.dport);
-    o += ",\"reason\":";
-    json_string(o, e.reason_text);
-    if (e.type == XdpEventType::DomainBlocked) {
-        o += ",\"domain\":";
-        json_string(o, e.domain);
-    }
-    o += "}";
-    return o;
+    nlohmann::ordered_json o{{"type", to_string(e.type)}, {"ts_ns", e.ts_ns}, {"ifindex", e.ifindex},
+                             {"family", e.family},         {"proto", e.proto}, {"src", e.src},
+                             {"dst", e.dst},               {"sport", e.sport}, {"dport", e.dport},
+                             {"reason", e.reason_text}};
+    if (e.type == XdpEventType::DomainBlocked) o["domain"] = e.domain;
+    return text::json_text(o);
 }
 
 }  // namespace flywall
