@@ -1,5 +1,7 @@
 #include "api/entries.hpp"
 
+#include "common/domain_name.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -183,11 +185,9 @@ Parsed<IpEntrySpec> parse_ip_import(std::string_view text, const ImportOptions& 
 }
 
 std::optional<std::string> clean_domain(std::string_view text, std::string* error) {
-    std::string_view t = trim(text);
-    if (t.starts_with("*.")) t.remove_prefix(2);
-    auto r = flywall::normalize_domain(t);
+    auto r = parse_domain_name(trim(text));
     if (!r.ok()) {
-        if (error) *error = r.error().message();
+        if (error) *error = r.error().context;
         return std::nullopt;
     }
     return *r;

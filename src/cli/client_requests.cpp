@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/domain_name.hpp"
 #include "common/ip_prefix.hpp"
 
 namespace flywall::cli {
@@ -18,18 +19,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
     return s;
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
-bool is_ip_address(std::string_view s) {
-    std::string t(s);
-    unsigned char buf[16];
-    return inet_pton(AF_INET, t.c_str(), buf) == 1 || inet_pton(AF_INET6, t.c_str(), buf) == 1;
 }
 
 Result<json> ip_entries(const IpListArgs& args, bool with_ttl) {
@@ -120,32 +109,8 @@ Result<std::string> normalize_ip_entry(std::string_view text) {
 }
 
 Result<std::string> normalize_domain(std::string_view text) {
-    std::string d = lower(trim(text));
-    if (!d.empty() && d.back() == '.') d.pop_back();
-    std::string_view rest = d;
-    if (rest.substr(0, 2) == "*.") rest.remove_prefix(2);
-    if (rest.empty() || d.size() > 253) return Error::invalid("invalid domain '" + std::string(text) + "'");
-    if (is_ip_address(rest)) return Error::invalid("'" + std::string(text) + "' is an address, not a domain");
-    std::size_t start = 0;
-    std::size_t labels = 0;
-    while (start <= rest.size()) {
-        auto dot = rest.find('.', start);
-        if (dot == std::string_view::npos) dot = rest.size();
-        const std::string_view label = rest.substr(start, dot - start);
-        if (label.empty() || label.size() > 63)
-            return Error::invalid("invalid domain '" + std::string(text) + "': empty or over-long label");
-        for (char c : label)
-            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'))
-                return Error::invalid("invalid domain '" + std::string(text) + "': character '" + std::string(1, c) +
-                                      "' not allowed");
-        if (label.front() == '-' || label.back() == '-')
-            return Error::invalid("invalid domain '" + std::string(text) + "': a label may not start or end with '-'");
-        ++labels;
-        start = dot + 1;
-    }
-    if (labels < 2 && d.substr(0, 2) != "*.")
-        return Error::invalid("invalid domain '" + std::string(text) + "': needs at least two labels");
-    return d;
+    // The one domain parser (common/domain_name.hpp), shared with the config and the daemon.
+    return parse_domain_name(trim(text));
 }
 
 Result<ApiRequest> block_add_request(const IpListArgs& args) {

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "common/domain_name.hpp"
 #include "common/ip_prefix.hpp"
 
 namespace flywall::config {
@@ -153,31 +154,12 @@ std::optional<std::string> ip_or_cidr(std::string& v) {
 
 // Lower-cases and drops a trailing dot. A leading "*." (every subdomain) is allowed.
 std::optional<std::string> domain(std::string& v) {
-    std::string original = v;
-    std::string name = v;
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (!name.empty() && name.back() == '.') name.pop_back();
-    std::string_view body = name;
-    if (body.substr(0, 2) == "*.") body.remove_prefix(2);
-    auto bad = [&](const std::string& why) { return dq(original) + " is not a valid domain name (" + why + ")"; };
-    if (body.empty()) return bad("empty name");
-    if (name.size() > 253) return bad("longer than 253 characters");
-    std::size_t start = 0;
-    while (start <= body.size()) {
-        std::size_t dot = body.find('.', start);
-        if (dot == std::string_view::npos) dot = body.size();
-        std::string_view label = body.substr(start, dot - start);
-        if (label.empty()) return bad("empty label");
-        if (label.size() > 63) return bad("label longer than 63 characters");
-        if (label.front() == '-' || label.back() == '-') return bad("label starts or ends with '-'");
-        for (char c : label) {
-            bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-            if (!ok) return bad("invalid character '" + std::string(1, c) + "'");
-        }
-        start = dot + 1;
-    }
-    v = name;
+    // The one domain parser (common/domain_name.hpp), shared with the API, the CLI and the
+    // runtime. The config keeps a written "*." (it reads back as written), lower-cased and
+    // without the trailing dot.
+    if (auto n = parse_domain_name(v); !n.ok()) return n.error().context;
+    const bool wildcard = v.size() > 2 && v.compare(0, 2, "*.") == 0;
+    v = (wildcard ? "*." : "") + *parse_domain_name(v);
     return std::nullopt;
 }
 

@@ -1,5 +1,7 @@
 #include "runtime/domains.hpp"
 
+#include "common/domain_name.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
@@ -9,36 +11,7 @@
 
 namespace flywall {
 
-namespace {
-
-bool label_char_ok(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-}  // namespace
-
-Result<std::string> normalize_domain(std::string_view text) {
-    std::string name(text);
-    if (!name.empty() && name.back() == '.') name.pop_back();
-    if (name.empty()) return Error::invalid("domain '" + std::string(text) + "': empty name");
-    if (name.size() > kMaxDomainLength)
-        return Error::invalid("domain '" + std::string(text) + "': longer than 253 characters");
-    size_t label = 0;
-    for (char& c : name) {
-        c = static_cast<char>(fw_dns_lower(static_cast<__u8>(c)));
-        if (c == '.') {
-            if (label == 0) return Error::invalid("domain '" + std::string(text) + "': empty label");
-            label = 0;
-            continue;
-        }
-        if (!label_char_ok(c))
-            return Error::invalid("domain '" + std::string(text) + "': character not allowed in a label");
-        if (++label > kMaxLabelLength)
-            return Error::invalid("domain '" + std::string(text) + "': label longer than 63 characters");
-    }
-    if (label == 0) return Error::invalid("domain '" + std::string(text) + "': empty label");
-    return name;
-}
+Result<std::string> normalize_domain(std::string_view text) { return parse_domain_name(text); }
 
 Result<std::vector<uint8_t>> domain_to_wire(std::string_view text) {
     FW_TRY_ASSIGN(std::string name, normalize_domain(text));

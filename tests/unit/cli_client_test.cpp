@@ -194,8 +194,8 @@ TEST(CliRequests, IpEntriesAreCheckedAndNormalised) {
 
 TEST(CliRequests, DomainsAreCheckedAndNormalised) {
     EXPECT_EQ(*normalize_domain("Ads.Example.COM."), "ads.example.com");
-    EXPECT_EQ(*normalize_domain("*.tracker.example"), "*.tracker.example");
-    EXPECT_FALSE(normalize_domain("localhost").ok());
+    EXPECT_EQ(*normalize_domain("*.tracker.example"), "tracker.example");  // a name covers its subdomains
+    EXPECT_EQ(*normalize_domain(" zip "), "zip");                            // one label: a whole TLD
     EXPECT_FALSE(normalize_domain("a..b").ok());
     EXPECT_FALSE(normalize_domain("-a.example").ok());
     EXPECT_FALSE(normalize_domain("a b.example").ok());

@@ -31,7 +31,7 @@ TEST(DomainNormalize, LimitsAndBadInputTable) {
     const Case cases[] = {
         {"a", true},           {l63 + ".test", true},     {l64 + ".test", false}, {n253, true},
         {n253 + "c", false},   {"", false},               {".", false},           {"a..b", false},
-        {".a.b", false},       {"a b.com", false},        {"x_y-z.com", true},    {"*.example.com", false},
+        {".a.b", false},       {"a b.com", false},        {"x_y-z.com", true},    {"*.example.com", true},
         {"caf\xc3\xa9.fr", false}, {"xn--caf-dma.fr", true},
     };
     for (const auto& c : cases) EXPECT_EQ(normalize_domain(c.name).ok(), c.ok) << c.name;

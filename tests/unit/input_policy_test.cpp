@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "common/domain_name.hpp"
 #include "common/ip_prefix.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
@@ -119,6 +120,49 @@ INSTANTIATE_TEST_SUITE_P(
                       PrefixCase{"198.18.0.0/0024", false, "prefix length must be a number"},
                       PrefixCase{"198.18.0.0/2/4", false, "prefix length must be a number"},
                       PrefixCase{"", false, "empty"}));
+
+// The one domain parser (common/domain_name.hpp): config, API, CLI and runtime agree on this table.
+struct DomainCase {
+    std::string in;
+    bool ok;
+    std::string out_or_error;
+};
+
+TEST(DomainName, AcceptsAndRejects) {
+    const std::string l63(63, 'a');
+    const DomainCase cases[] = {
+        {"Ads.Example.COM.", true, "ads.example.com"},
+        {"*.tracker.example", true, "tracker.example"},
+        {"x_y-z.example", true, "x_y-z.example"},
+        {"zip", true, "zip"},
+        {"xn--caf-dma.fr", true, "xn--caf-dma.fr"},
+        {l63 + ".example", true, l63 + ".example"},
+        {"", false, "(empty name)"},
+        {"*.", false, "(invalid character '*')"},
+        {".", false, "(empty name)"},
+        {"a..b", false, "(empty label)"},
+        {"-a.example", false, "(label starts or ends with '-')"},
+        {"a-.example", false, "(label starts or ends with '-')"},
+        {"a b.example", false, "(invalid character ' ')"},
+        {std::string("a\0b.example", 11), false, "(invalid character '\\x00')"},
+        {"caf\xc3\xa9.fr", false, "(invalid character '\\xc3')"},
+        {"198.18.0.1", false, "(an IP address, not a name)"},
+        {"2001:db8::1", false, "(an IP address, not a name)"},
+        {l63 + "a.example", false, "(label longer than 63 characters)"},
+        {std::string(250, 'a') + ".com", false, "(longer than 253 characters)"},
+    };
+    for (const auto& c : cases) {
+        auto r = parse_domain_name(c.in);
+        if (c.ok) {
+            ASSERT_TRUE(r.ok()) << c.in << ": " << r.error().context;
+            EXPECT_EQ(*r, c.out_or_error);
+        } else {
+            ASSERT_FALSE(r.ok()) << text::safe(c.in) << " was accepted as " << *r;
+            EXPECT_NE(r.error().context.find(c.out_or_error), std::string::npos) << r.error().context;
+            EXPECT_NE(r.error().context.find("is not a valid domain name"), std::string::npos);
+        }
+    }
+}
 
 // The embedded NUL case above needs its length: string literals stop at NUL.
 TEST(IpPrefix, TrailingBytesAfterNulAreRejected) {
