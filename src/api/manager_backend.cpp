@@ -356,7 +356,7 @@ void ManagerBackend::unsubscribe_events(const std::shared_ptr<Subscription>& sub
 // ---- socket monitors ----
 
 Result<json> ManagerBackend::devices() {
-    FW_TRY_ASSIGN(auto devs, m_.devices());
+    FW_TRY_ASSIGN(auto devs, m_.socket_monitors().devices());
     json arr = json::array();
     for (const auto& d : devs) {
         json ips = json::array();
@@ -378,7 +378,7 @@ Result<json> ManagerBackend::devices() {
 }
 
 Result<json> ManagerBackend::tls_hellos() {
-    FW_TRY_ASSIGN(auto hellos, m_.tls_hellos());
+    FW_TRY_ASSIGN(auto hellos, m_.socket_monitors().tls_hellos());
     json arr = json::array();
     for (const auto& h : hellos) {
         arr.push_back({{"ts_ns", h.ts_ns},
@@ -390,11 +390,11 @@ Result<json> ManagerBackend::tls_hellos() {
                        {"ja3", h.ja3},
                        {"ja3_hash", h.ja3_hash}});
     }
-    return json{{"hellos", arr}, {"count", hellos.size()}, {"max", Manager::kRecentMax}};
+    return json{{"hellos", arr}, {"count", hellos.size()}, {"max", SocketMonitorService::kRecentMax}};
 }
 
 Result<json> ManagerBackend::dns() {
-    FW_TRY_ASSIGN(auto r, m_.dns());
+    FW_TRY_ASSIGN(auto r, m_.socket_monitors().dns());
     json qt = json::object(), rc = json::object(), recent = json::array();
     for (const auto& [k, v] : r.qtypes) qt[std::to_string(k)] = v;
     for (const auto& [k, v] : r.rcodes) rc[std::to_string(k)] = v;
@@ -423,7 +423,7 @@ Result<json> ManagerBackend::dns() {
 // ---- QoS rules and IPS patterns ----
 
 Result<json> ManagerBackend::qos_rules() {
-    FW_TRY_ASSIGN(auto rules, m_.qos_rules());
+    FW_TRY_ASSIGN(auto rules, m_.tc_policy().qos_rules());
     json arr = json::array();
     for (const auto& r : rules) {
         json j = to_json(r.rule);
@@ -434,18 +434,18 @@ Result<json> ManagerBackend::qos_rules() {
 }
 
 Result<json> ManagerBackend::add_qos_rule(const config::QosRuleConfig& rule) {
-    FW_TRY(m_.add_qos_rule(rule));
+    FW_TRY(m_.tc_policy().add_qos_rule(rule));
     return to_json(rule);
 }
 
 Status ManagerBackend::remove_qos_rule(const std::string& name) {
-    FW_TRY_ASSIGN(bool existed, m_.remove_qos_rule(name));
+    FW_TRY_ASSIGN(bool existed, m_.tc_policy().remove_qos_rule(name));
     if (!existed) return Error::from_errno(ENOENT, "no QoS rule \"" + name + "\"");
     return {};
 }
 
 Result<json> ManagerBackend::ips_patterns() {
-    FW_TRY_ASSIGN(auto pats, m_.ips_patterns());
+    FW_TRY_ASSIGN(auto pats, m_.tc_policy().ips_patterns());
     json arr = json::array();
     for (const auto& p : pats) {
         json j = to_json(p.pattern);
@@ -454,7 +454,7 @@ Result<json> ManagerBackend::ips_patterns() {
         arr.push_back(std::move(j));
     }
     json j{{"patterns", arr}, {"count", pats.size()}};
-    auto st = m_.tc_stats();
+    auto st = m_.tc_policy().tc_stats();
     if (st.ok())
         j["stats"] = {{"scanned", st->ips_scanned},
                       {"bytes_scanned", st->ips_bytes_scanned},
@@ -465,14 +465,14 @@ Result<json> ManagerBackend::ips_patterns() {
 }
 
 Result<json> ManagerBackend::add_ips_pattern(const config::IpsPatternConfig& pattern) {
-    FW_TRY_ASSIGN(auto id, m_.add_ips_pattern(pattern));
+    FW_TRY_ASSIGN(auto id, m_.tc_policy().add_ips_pattern(pattern));
     json j = to_json(pattern);
     j["id"] = id;
     return j;
 }
 
 Status ManagerBackend::remove_ips_pattern(const std::string& name) {
-    FW_TRY_ASSIGN(bool existed, m_.remove_ips_pattern(name));
+    FW_TRY_ASSIGN(bool existed, m_.tc_policy().remove_ips_pattern(name));
     if (!existed) return Error::from_errno(ENOENT, "no IPS pattern \"" + name + "\"");
     return {};
 }

@@ -7,11 +7,8 @@
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <bit>
-#include <cstring>
 #include <set>
 
 #include "core/datapath_settings.hpp"
@@ -45,21 +42,6 @@ Result<std::uint64_t> count_keys(int fd, std::uint32_t key_size) {
     }
     if (errno != ENOENT) return Error::from_errno(errno, "count map entries");
     return n;
-}
-
-// socket_filters, dns_monitoring, tls_fingerprinting, dhcp_monitoring -> 0..3; -1 otherwise.
-int socket_feature_index(std::string_view name) {
-    if (name == "socket_filters") return 0;
-    if (name == "dns_monitoring") return 1;
-    if (name == "tls_fingerprinting") return 2;
-    if (name == "dhcp_monitoring") return 3;
-    return -1;
-}
-
-std::string ipv4_text(std::uint32_t be_ip) {
-    std::uint8_t a[16] = {};
-    std::memcpy(a, &be_ip, 4);
-    return ip_to_string(4, a);
 }
 
 }  // namespace
@@ -104,6 +86,7 @@ Status Manager::init(config::Config cfg) {
             tc_.emplace(std::move(*tc));
             tc_->config().features = 0;  // the coordinator turns features on
             FW_TRY(pins_->pin_object(tc_->object()));
+            tc_policy_.attach(std::make_unique<TcClassifierTarget>(*tc_));
         } else {
             record_error(std::move(tc).error().wrap("TC classifier not loaded"));
         }
@@ -112,12 +95,7 @@ Status Manager::init(config::Config cfg) {
     {
         // Socket monitors (DNS, TLS, DHCP/ARP): loaded now, attached only while socket_filters
         // and the monitor's own feature are on. Without them the rest of the daemon runs.
-        auto sm = SocketMonitors::load();
-        if (sm.ok()) {
-            sock_.emplace(std::move(*sm));
-        } else {
-            record_error(std::move(sm).error().wrap("socket monitors not loaded"));
-        }
+        if (auto st = sockets_.load(); !st.ok()) record_error(std::move(st).error().wrap("socket monitors not loaded"));
     }
 
     auto rs = RunTimeStats::enable();
@@ -141,7 +119,7 @@ Status Manager::init(config::Config cfg) {
     FW_TRY(sync_config_lists(entries));
     FW_TRY_ASSIGN(auto domains, config_domains(cfg.blocklist));
     FW_TRY(sync_config_domains(domains));
-    FW_TRY(sync_config_qos_ips(cfg));
+    FW_TRY(tc_policy_.sync_config(cfg.qos.rules, cfg.ips.patterns));
 
     // Events: every ring buffer of the loaded programs, found by type.
     std::vector<RingBufferSource::Ring> rings;
@@ -157,10 +135,7 @@ Status Manager::init(config::Config cfg) {
     if (cfg.events.log_file) {
         FW_TRY_ASSIGN(event_log_, JsonLinesLog::open(*events_, *cfg.events.log_file));
     }
-    if (sock_) {
-        sock_->set_handlers(socket_handlers());
-        sock_thread_ = std::thread([this] { socket_loop(); });
-    }
+    sockets_.start([this](const Event& e) { events_->publish(e); });
 
     load_ = std::make_unique<DatapathLoad>(
         DatapathLoad::Inputs{
@@ -195,17 +170,9 @@ Status Manager::register_features() {
         const std::string name = f.name;
         FW_TRY(coordinator_.set_apply_hook(name, [this, name](bool enabled) -> Status {
             if (name == "learning_engine") return set_learning_enabled(enabled);  // user space only
-            if (int idx = socket_feature_index(name); idx >= 0) {
-                if (enabled && !sock_)
-                    return Error::from_errno(ENOTSUP, "feature \"" + name + "\": the socket monitors did not load");
-                const bool before = sock_want_[idx].exchange(enabled);
-                auto st = reconcile_sockets();
-                if (!st.ok() && enabled) {
-                    sock_want_[idx] = before;
-                    (void)reconcile_sockets();
-                    return std::move(st).error().wrap("feature \"" + name + "\"");
-                }
-                if (!st.ok()) record_error(st.error());
+            if (auto monitor = socket_monitor_feature(name)) {
+                auto st = sockets_.set_wanted(*monitor, enabled);
+                if (!st.ok()) return std::move(st).error().wrap("feature \"" + name + "\"");
                 return {};
             }
             // Under reload the new config is in place before features are applied.
@@ -363,8 +330,15 @@ Status Manager::sync_config_domains(const std::set<std::string>& desired) {
 
 void Manager::set_config(const config::Config& c) {
     cfg_ = c;
-    std::lock_guard lk(bind_mu_);
-    bind_cfg_ = c;
+    {
+        std::lock_guard lk(bind_mu_);
+        bind_cfg_ = c;
+    }
+    // The socket monitors follow the configured interfaces (applied at their next reconcile).
+    std::vector<std::string> ifaces;
+    if (c.ebpf.enabled)
+        for (const auto& i : c.interfaces) ifaces.push_back(i.name);
+    sockets_.set_interfaces(std::move(ifaces));
 }
 
 void Manager::resync_feature_bits() {
@@ -437,7 +411,8 @@ Status Manager::apply_config(const config::Config& next) {
     resync_feature_bits();
     if (auto s = sync_config_lists(*entries); !s.ok()) return fail(std::move(s).error().wrap("reload"));
     if (auto s = sync_config_domains(*domains); !s.ok()) return fail(std::move(s).error().wrap("reload"));
-    if (auto s = sync_config_qos_ips(next); !s.ok()) return fail(std::move(s).error().wrap("reload"));
+    if (auto s = tc_policy_.sync_config(next.qos.rules, next.ips.patterns); !s.ok())
+        return fail(std::move(s).error().wrap("reload"));
     if (auto s = configure_governor(next); !s.ok()) return fail(std::move(s).error().wrap("reload"));
     if (auto s = configure_learning(next); !s.ok()) return fail(std::move(s).error().wrap("reload"));
     apply_sampling(governor_->sampling_rate());
@@ -462,7 +437,7 @@ Status Manager::apply_config(const config::Config& next) {
         }
     }
     // Socket monitors follow the interfaces of the new config.
-    if (auto s = reconcile_sockets(); !s.ok() && iface_err.ok()) iface_err = std::move(s).error();
+    if (auto s = sockets_.reconcile(); !s.ok() && iface_err.ok()) iface_err = std::move(s).error();
     {
         std::lock_guard elk(err_mu_);
         ++reloads_;
@@ -510,7 +485,7 @@ void Manager::stop() {
     std::lock_guard lk(mu_);
     if (stopped_) return;
     stopped_ = true;
-    stop_sockets();
+    sockets_.stop();
     if (event_log_) event_log_->stop();
     if (events_) events_->stop();
     if (auto st = hooks_.detach_all(); !st.ok()) spdlog::warn("flywall: detach: {}", st.error().message());
@@ -519,6 +494,7 @@ void Manager::stop() {
     governor_.reset();
     load_.reset();
     lists_.reset();
+    tc_policy_.detach();
     tc_.reset();
     domains_.reset();
     flows_.reset();
@@ -587,10 +563,9 @@ std::vector<HookInfo> Manager::hooks() const {
         std::lock_guard lk(mu_);
         out = hooks_.list();
     }
-    std::lock_guard slk(sock_mu_);
     // The socket monitors' hooks have their own HookManager: their ids are reported from 2^32
     // so they never collide with the interface hooks' ids.
-    for (auto& h : sock_hooks_.list()) {
+    for (auto& h : sockets_.hooks()) {
         h.id += kSocketHookIdBase;
         out.push_back(std::move(h));
     }
@@ -786,334 +761,6 @@ std::shared_ptr<Subscription> Manager::subscribe_events(const std::string& name,
 
 void Manager::unsubscribe_events(const std::shared_ptr<Subscription>& sub) {
     if (events_) events_->unsubscribe(sub);
-}
-
-// ---- socket monitors ----
-
-Status Manager::reconcile_sockets() {
-    std::lock_guard lk(sock_mu_);
-    if (!sock_) return {};
-    std::vector<std::string> ifaces;
-    {
-        std::lock_guard blk(bind_mu_);
-        if (bind_cfg_.ebpf.enabled)
-            for (const auto& i : bind_cfg_.interfaces) ifaces.push_back(i.name);
-    }
-    const int fds[3] = {sock_->dns_prog_fd(), sock_->tls_prog_fd(), sock_->dhcp_prog_fd()};
-    std::set<std::pair<std::string, int>> want;
-    if (sock_want_[0])
-        for (const auto& name : ifaces)
-            for (int m = 0; m < 3; ++m)
-                if (sock_want_[m + 1] && fds[m] >= 0) want.insert({name, m});
-    Status first;
-    for (auto it = sock_attached_.begin(); it != sock_attached_.end();) {
-        if (want.count(it->first)) {
-            ++it;
-            continue;
-        }
-        auto r = sock_hooks_.detach(it->second);
-        if (!r.ok() && first.ok()) first = std::move(r).error().wrap("detach socket monitor from " + it->first.first);
-        it = sock_attached_.erase(it);
-    }
-    for (const auto& key : want) {
-        if (sock_attached_.count(key)) continue;
-        auto a = sock_hooks_.attach_socket_filter(fds[key.second], InterfaceRef(key.first));
-        if (!a.ok()) {
-            if (first.ok()) first = std::move(a).error().wrap("attach socket monitor to " + key.first);
-            continue;
-        }
-        sock_attached_[key] = a->id;
-    }
-    return first;
-}
-
-SocketMonitorHandlers Manager::socket_handlers() {
-    // Called on the socket thread with sock_mu_ held (inside SocketMonitors::poll).
-    SocketMonitorHandlers h;
-    h.on_dns = [this](const DnsEvent& d) {
-        DnsMessageView v;
-        v.ts_ns = d.raw.ts_ns;
-        v.response = d.raw.is_response != 0;
-        v.client = d.client;
-        v.server = ip_to_string(d.raw.family, d.raw.server);
-        v.name = d.name;
-        v.qtype = d.raw.qtype;
-        v.rcode = d.raw.rcode;
-        dns_recent_.push_back(v);
-        if (dns_recent_.size() > kRecentMax) dns_recent_.pop_front();
-        if (v.response || !events_) return;
-        Event e;
-        e.ts_ns = v.ts_ns;
-        e.type = 0x100 + FW_REC_DNS;
-        e.type_name = "dns_query";
-        e.ifindex = d.raw.ifindex;
-        e.family = d.raw.family;
-        e.proto = IPPROTO_UDP;
-        e.src = v.client;
-        e.dst = v.server;
-        e.sport = ntohs(d.raw.client_port);
-        e.dport = ntohs(d.raw.server_port);
-        e.name = v.name;
-        e.extra = nlohmann::json{{"qtype", v.qtype}};
-        events_->publish(e);
-    };
-    h.on_tls = [this](const TlsEvent& t) {
-        TlsHelloView v;
-        v.ts_ns = t.raw.ts_ns;
-        v.src = ip_to_string(t.raw.family, t.raw.saddr);
-        v.dst = ip_to_string(t.raw.family, t.raw.daddr);
-        v.sport = ntohs(t.raw.sport);
-        v.dport = ntohs(t.raw.dport);
-        v.sni = t.fields.sni;
-        v.ja3 = t.ja3;
-        v.ja3_hash = t.ja3_hash;
-        tls_recent_.push_back(v);
-        if (tls_recent_.size() > kRecentMax) tls_recent_.pop_front();
-        if (!events_) return;
-        Event e;
-        e.ts_ns = v.ts_ns;
-        e.type = 0x100 + FW_REC_TLS_HELLO;
-        e.type_name = "tls_client_hello";
-        e.ifindex = t.raw.ifindex;
-        e.family = t.raw.family;
-        e.proto = IPPROTO_TCP;
-        e.src = v.src;
-        e.dst = v.dst;
-        e.sport = v.sport;
-        e.dport = v.dport;
-        e.name = v.sni;
-        e.extra = nlohmann::json{{"sni", v.sni}, {"ja3", v.ja3}, {"ja3_hash", v.ja3_hash}};
-        events_->publish(e);
-    };
-    h.on_dhcp = [this](const DhcpEvent& d) {
-        if (!events_) return;
-        Event e;
-        e.ts_ns = d.raw.ts_ns;
-        e.type = 0x100 + FW_REC_DHCP;
-        e.type_name = "dhcp_device";
-        e.ifindex = d.raw.ifindex;
-        e.family = 4;
-        e.proto = IPPROTO_UDP;
-        e.src = ipv4_text(d.raw.src_ip);
-        e.name = d.hostname;
-        e.extra = nlohmann::json{{"mac", mac_to_string(d.mac)},
-                                 {"hostname", d.hostname},
-                                 {"vendor_class", d.vendor_class},
-                                 {"fingerprint", d.fingerprint},
-                                 {"dhcp_type", d.raw.msg_type}};
-        events_->publish(e);
-    };
-    h.on_arp = [this](const fw_arp_record& r) {
-        if (!events_) return;
-        MacAddress mac{}, old{};
-        std::memcpy(mac.data(), r.mac, 6);
-        std::memcpy(old.data(), r.old_mac, 6);
-        Event e;
-        e.ts_ns = r.ts_ns;
-        e.type = 0x100 + FW_REC_ARP;
-        e.type_name = "arp_binding";
-        e.ifindex = r.ifindex;
-        e.family = 4;
-        e.src = ipv4_text(r.ip);
-        e.extra = nlohmann::json{{"ip", e.src}, {"mac", mac_to_string(mac)}, {"op", r.op}};
-        if (old != MacAddress{}) e.extra["old_mac"] = mac_to_string(old);
-        events_->publish(e);
-    };
-    return h;
-}
-
-void Manager::socket_loop() {
-    while (!sock_stop_.load()) {
-        {
-            std::lock_guard lk(sock_mu_);
-            auto r = sock_->poll(0);
-            if (!r.ok()) record_error(std::move(r).error().wrap("socket monitors"));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-}
-
-void Manager::stop_sockets() {
-    sock_stop_ = true;
-    if (sock_thread_.joinable()) sock_thread_.join();
-    std::lock_guard lk(sock_mu_);
-    if (auto st = sock_hooks_.detach_all(); !st.ok()) spdlog::warn("flywall: detach socket monitors: {}", st.error().message());
-    sock_attached_.clear();
-    sock_.reset();
-}
-
-Result<std::vector<Device>> Manager::devices() const {
-    std::lock_guard lk(sock_mu_);
-    if (!sock_) return Error::from_errno(ENODEV, "socket monitors not loaded");
-    return sock_->devices().devices();
-}
-
-Result<std::vector<TlsHelloView>> Manager::tls_hellos() const {
-    std::lock_guard lk(sock_mu_);
-    if (!sock_) return Error::from_errno(ENODEV, "socket monitors not loaded");
-    return std::vector<TlsHelloView>(tls_recent_.begin(), tls_recent_.end());
-}
-
-Result<DnsReport> Manager::dns() const {
-    std::lock_guard lk(sock_mu_);
-    if (!sock_) return Error::from_errno(ENODEV, "socket monitors not loaded");
-    DnsReport r;
-    FW_TRY_ASSIGN(r.stats, sock_->dns_stats());
-    FW_TRY_ASSIGN(r.qtypes, sock_->dns_qtype_counts());
-    FW_TRY_ASSIGN(r.rcodes, sock_->dns_rcode_counts());
-    r.recent.assign(dns_recent_.begin(), dns_recent_.end());
-    return r;
-}
-
-// ---- QoS rules and IPS patterns ----
-
-QosRule to_qos_rule(const config::QosRuleConfig& r) {
-    QosRule q;
-    q.proto = r.proto;
-    if (r.sport) q.sport = PortRange{r.sport->lo, r.sport->hi};
-    if (r.dport) q.dport = PortRange{r.dport->lo, r.dport->hi};
-    q.dscp = r.dscp;
-    q.classid = r.classid;
-    q.priority = r.priority;
-    q.set_dscp = r.set_dscp;
-    return q;
-}
-
-IpsPattern to_ips_pattern(const config::IpsPatternConfig& p, std::uint32_t id) {
-    IpsPattern out;
-    out.id = id;
-    out.bytes = p.bytes;
-    out.action = p.action == config::IpsActionConfig::Drop ? IpsAction::Drop : IpsAction::Alert;
-    out.proto = p.proto;
-    out.port = p.port;
-    return out;
-}
-
-Status Manager::write_qos_locked() {
-    std::vector<QosRule> rules;
-    for (const auto& q : qos_) rules.push_back(to_qos_rule(q.rule));
-    return tc_->set_qos_rules(rules);
-}
-
-Status Manager::sync_config_qos_ips(const config::Config& next) {
-    if (!tc_) {
-        if (next.qos.rules.empty() && next.ips.patterns.empty()) return {};
-        return Error::from_errno(ENOTSUP, "QoS rules and IPS patterns are configured but the TC classifier did not load");
-    }
-    std::vector<NamedQosRule> rules;
-    std::set<std::string> names;
-    for (const auto& r : next.qos.rules) {
-        rules.push_back(NamedQosRule{r, true});
-        names.insert(r.name);
-    }
-    for (const auto& r : qos_)
-        if (!r.from_config && !names.count(r.rule.name)) rules.push_back(r);
-    if (rules != qos_) {
-        auto prev = std::move(qos_);
-        qos_ = std::move(rules);
-        if (auto st = write_qos_locked(); !st.ok()) {
-            qos_ = std::move(prev);
-            return std::move(st).error().wrap("apply configured QoS rules");
-        }
-    }
-    std::map<std::string, const config::IpsPatternConfig*> want;
-    for (const auto& p : next.ips.patterns) want[p.name] = &p;
-    for (auto it = ips_.begin(); it != ips_.end();) {
-        if (!it->second.from_config || want.count(it->first)) {
-            ++it;
-            continue;
-        }
-        auto r = tc_->remove_ips_pattern(it->second.id);
-        if (!r.ok()) return std::move(r).error().wrap("remove IPS pattern \"" + it->first + "\" dropped from the configuration");
-        it = ips_.erase(it);
-    }
-    for (const auto& [name, p] : want) {
-        auto it = ips_.find(name);
-        if (it != ips_.end() && it->second.from_config && it->second.pattern == *p) continue;
-        auto r = add_ips_locked(*p, true);
-        if (!r.ok()) return std::move(r).error().wrap("apply configured IPS pattern \"" + name + "\"");
-    }
-    return {};
-}
-
-Result<std::vector<NamedQosRule>> Manager::qos_rules() const {
-    std::lock_guard lk(mu_);
-    if (!tc_) return Error::from_errno(ENODEV, "TC classifier not loaded");
-    return qos_;
-}
-
-Status Manager::add_qos_rule(const config::QosRuleConfig& rule) {
-    std::lock_guard lk(mu_);
-    if (!tc_) return Error::from_errno(ENODEV, "TC classifier not loaded");
-    const auto prev = qos_;
-    auto it = std::find_if(qos_.begin(), qos_.end(), [&](const NamedQosRule& q) { return q.rule.name == rule.name; });
-    if (it != qos_.end()) *it = NamedQosRule{rule, false};
-    else qos_.push_back(NamedQosRule{rule, false});
-    if (auto st = write_qos_locked(); !st.ok()) {
-        qos_ = prev;
-        return std::move(st).error().wrap("QoS rule \"" + rule.name + "\"");
-    }
-    return {};
-}
-
-Result<bool> Manager::remove_qos_rule(const std::string& name) {
-    std::lock_guard lk(mu_);
-    if (!tc_) return Error::from_errno(ENODEV, "TC classifier not loaded");
-    auto it = std::find_if(qos_.begin(), qos_.end(), [&](const NamedQosRule& q) { return q.rule.name == name; });
-    if (it == qos_.end()) return false;
-    const auto prev = qos_;
-    qos_.erase(it);
-    if (auto st = write_qos_locked(); !st.ok()) {
-        qos_ = prev;
-        return std::move(st).error().wrap("remove QoS rule \"" + name + "\"");
-    }
-    return true;
-}
-
-Result<std::vector<NamedIpsPattern>> Manager::ips_patterns() const {
-    std::lock_guard lk(mu_);
-    if (!tc_) return Error::from_errno(ENODEV, "TC classifier not loaded");
-    std::vector<NamedIpsPattern> out;
-    for (const auto& [_, p] : ips_) out.push_back(p);
-    return out;
-}
-
-Result<std::uint32_t> Manager::add_ips_locked(const config::IpsPatternConfig& pattern, bool from_config) {
-    if (!tc_) return Error::from_errno(ENODEV, "TC classifier not loaded");
-    const std::uint32_t id = next_ips_id_;
-    FW_TRY(tc_->add_ips_pattern(to_ips_pattern(pattern, id)));
-    ++next_ips_id_;
-    // A pattern of the same name is replaced once the new one is in (no gap in coverage).
-    if (auto it = ips_.find(pattern.name); it != ips_.end()) {
-        auto r = tc_->remove_ips_pattern(it->second.id);
-        if (!r.ok()) {
-            (void)tc_->remove_ips_pattern(id);
-            return std::move(r).error().wrap("replace IPS pattern \"" + pattern.name + "\"");
-        }
-    }
-    ips_[pattern.name] = NamedIpsPattern{pattern, id, from_config};
-    return id;
-}
-
-Result<std::uint32_t> Manager::add_ips_pattern(const config::IpsPatternConfig& pattern) {
-    std::lock_guard lk(mu_);
-    return add_ips_locked(pattern, false);
-}
-
-Result<bool> Manager::remove_ips_pattern(const std::string& name) {
-    std::lock_guard lk(mu_);
-    if (!tc_) return Error::from_errno(ENODEV, "TC classifier not loaded");
-    auto it = ips_.find(name);
-    if (it == ips_.end()) return false;
-    FW_TRY(tc_->remove_ips_pattern(it->second.id));
-    ips_.erase(it);
-    return true;
-}
-
-Result<fw_tc_stats> Manager::tc_stats() const {
-    std::lock_guard lk(mu_);
-    if (!tc_) return Error::from_errno(ENODEV, "TC classifier not loaded");
-    return tc_->stats_total();
 }
 
 }  // namespace flywall

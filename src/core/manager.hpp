@@ -11,29 +11,41 @@
 // limits, interfaces attached/detached); maps keep their contents and no program is reloaded.
 // stop() detaches exactly what this instance attached and removes its pins.
 //
+// Components with a concern of their own live in their own files, with their own lock:
+//   SocketMonitorService (core/socket_monitor_service.hpp): socket monitors, their hooks,
+//     poll thread, recent DNS/TLS rings, and their records' translation into Events;
+//   TcPolicyStore (core/tc_policy_store.hpp): the TC classifier's QoS rules and IPS patterns.
+// The control plane reaches them through socket_monitors() and tc_policy().
+//
 // Thread-safety: public members may be called from API threads concurrently with the owner's
-// tick()/reload(); one mutex serialises everything that touches hooks, lists or the config.
+// tick()/reload(); mu_ serialises everything that touches the XDP hooks, lists or the config.
+// Lock order (a lock may be taken while holding one to its left, never the reverse):
+//   LearningEngine's mutex -> mu_ -> Governor's -> Coordinator's mutex
+//       -> { SocketMonitorService::mu_, TcPolicyStore::mu_, bind_mu_ } -> err_mu_
+//   SocketMonitorService::mu_ -> (EventProcessor's subscriber locks)
+// The feature apply hooks run under the Coordinator's mutex, with mu_ (reload) or without it
+// (API, governor), and take only bind_mu_ or SocketMonitorService::mu_. Neither component calls
+// back into the Manager except record_error (err_mu_, a leaf), so holding mu_ while calling
+// them cannot deadlock.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/result.hpp"
 #include "config/config.hpp"
-#include "config/tc_rules.hpp"
 #include "core/bpf_stats.hpp"
 #include "core/config_lists.hpp"
 #include "core/coordinator.hpp"
 #include "core/event_processor.hpp"
 #include "core/governor.hpp"
 #include "core/learning_engine.hpp"
+#include "core/socket_monitor_service.hpp"
+#include "core/tc_policy_store.hpp"
 #include "runtime/domains.hpp"
 #include "runtime/flows.hpp"
 #include "runtime/ratelimit.hpp"
@@ -42,7 +54,6 @@
 #include "runtime/loader.hpp"
 #include "runtime/tc_classifier.hpp"
 #include "runtime/map.hpp"
-#include "runtime/socket_monitors.hpp"
 #include "runtime/xdp_fastpath.hpp"
 
 namespace flywall {
@@ -76,47 +87,6 @@ struct GovernorReport {
     LoadSample last_sample;
     std::vector<std::string> shed_features;
 };
-
-// A TLS ClientHello seen by the tls_fingerprinting socket monitor.
-struct TlsHelloView {
-    std::uint64_t ts_ns = 0;  // CLOCK_MONOTONIC
-    std::string src, dst;
-    std::uint16_t sport = 0, dport = 0;
-    std::string sni, ja3, ja3_hash;
-};
-
-// A DNS query or response seen by the dns_monitoring socket monitor.
-struct DnsMessageView {
-    std::uint64_t ts_ns = 0;
-    bool response = false;
-    std::string client, server, name;
-    std::uint16_t qtype = 0;
-    std::uint8_t rcode = 0;
-};
-
-struct DnsReport {
-    fw_dns_stats stats{};
-    std::map<std::uint16_t, std::uint64_t> qtypes;  // queries by qtype
-    std::map<std::uint8_t, std::uint64_t> rcodes;   // responses by rcode
-    std::vector<DnsMessageView> recent;             // oldest first
-};
-
-// QoS rules and IPS patterns by name; config-owned ones are replaced or removed by a reload,
-// API-owned ones are kept.
-struct NamedQosRule {
-    config::QosRuleConfig rule;  // rule.name is the key
-    bool from_config = false;
-    bool operator==(const NamedQosRule&) const = default;
-};
-struct NamedIpsPattern {
-    config::IpsPatternConfig pattern;  // pattern.name is the key
-    std::uint32_t id = 0;              // the id in the kernel table and in ips_* events
-    bool from_config = false;
-};
-
-// The TC classifier's forms of the configured rules.
-QosRule to_qos_rule(const config::QosRuleConfig& r);
-IpsPattern to_ips_pattern(const config::IpsPatternConfig& p, std::uint32_t id);
 
 class Manager {
 public:
@@ -177,22 +147,14 @@ public:
     Result<nlohmann::json> learning_decide(std::uint64_t id, bool apply);
     Result<nlohmann::json> learning_set_auto_apply(bool on);
 
-    // ---- socket monitors (socket_filters, dns_monitoring, tls_fingerprinting, dhcp_monitoring)
-    static constexpr std::size_t kRecentMax = 1000;  // bounded rings of recent hellos / DNS messages
-    Result<std::vector<Device>> devices() const;
-    Result<std::vector<TlsHelloView>> tls_hellos() const;  // oldest first
-    Result<DnsReport> dns() const;
-
-    // ---- QoS rules and IPS patterns (TC classifier)
-    Result<std::vector<NamedQosRule>> qos_rules() const;
-    // Adds, or replaces a rule of the same name in place (it then belongs to the API).
-    Status add_qos_rule(const config::QosRuleConfig& rule);
-    Result<bool> remove_qos_rule(const std::string& name);
-    Result<std::vector<NamedIpsPattern>> ips_patterns() const;
-    // Adds, or replaces a pattern of the same name; returns the id assigned to it.
-    Result<std::uint32_t> add_ips_pattern(const config::IpsPatternConfig& pattern);
-    Result<bool> remove_ips_pattern(const std::string& name);
-    Result<fw_tc_stats> tc_stats() const;
+    // ---- components the control plane uses directly (each with its own lock; see the lock
+    // order at the top of this file)
+    // Socket monitors: devices, TLS hellos, DNS (socket_filters, dns_monitoring,
+    // tls_fingerprinting, dhcp_monitoring).
+    [[nodiscard]] const SocketMonitorService& socket_monitors() const { return sockets_; }
+    // QoS rules and IPS patterns of the TC classifier (config-owned and API-owned).
+    [[nodiscard]] TcPolicyStore& tc_policy() { return tc_policy_; }
+    [[nodiscard]] const TcPolicyStore& tc_policy() const { return tc_policy_; }
 
 private:
     Manager() = default;
@@ -209,15 +171,6 @@ private:
     Status configure_governor(const config::Config& cfg);
     void apply_sampling(double rate);
     void record_error(const Error& e);
-    // Attaches/detaches each monitor's socket per configured interface to match sock_want_.
-    Status reconcile_sockets();
-    void socket_loop();
-    SocketMonitorHandlers socket_handlers();
-    void stop_sockets();
-    Status write_qos_locked();
-    // Config rules/patterns replace or remove the previous config's; API ones of another name stay.
-    Status sync_config_qos_ips(const config::Config& next);
-    Result<std::uint32_t> add_ips_locked(const config::IpsPatternConfig& pattern, bool from_config);
 
     mutable std::mutex mu_;
     config::Config cfg_;
@@ -259,26 +212,14 @@ private:
     std::unique_ptr<LearningEngine> learning_;
     std::unique_ptr<LearningRunner> learning_runner_;
 
-    // Socket monitors: their own hooks, thread and lock (sock_mu_ is taken inside feature apply
-    // hooks, which may run under mu_; nothing holding sock_mu_ takes mu_).
-    mutable std::mutex sock_mu_;
-    std::optional<SocketMonitors> sock_;
-    HookManager sock_hooks_;
-    std::map<std::pair<std::string, int>, HookId> sock_attached_;  // (interface, monitor) -> hook
-    std::atomic<bool> sock_want_[4] = {};  // socket_filters, dns, tls, dhcp
-    std::thread sock_thread_;
-    std::atomic<bool> sock_stop_{false};
-    std::deque<TlsHelloView> tls_recent_;
-    std::deque<DnsMessageView> dns_recent_;
-
-    // QoS rules (table order) and IPS patterns; under mu_.
-    std::vector<NamedQosRule> qos_;
-    std::map<std::string, NamedIpsPattern> ips_;
-    std::uint32_t next_ips_id_ = 1;
-
     mutable std::mutex err_mu_;
     std::vector<std::string> last_errors_;
     std::uint64_t reloads_ = 0, reload_failures_ = 0;
+
+    // Components with their own locks. Declared after what their callbacks use (record_error:
+    // err_mu_, last_errors_), so they are destroyed first; stop() stops them earlier still.
+    SocketMonitorService sockets_{[this](const Error& e) { record_error(e); }};
+    TcPolicyStore tc_policy_;  // its target is tc_; stop() detaches it before tc_ goes
 };
 
 }  // namespace flywall
