@@ -23,18 +23,21 @@ Result<MapMmap> MapMmap::map(int fd, size_t bytes, const char* name) {
 
 MapMmap& MapMmap::operator=(MapMmap&& o) noexcept {
     if (this != &o) {
-        this->~MapMmap();
+        unmap();  // a member call, not ~MapMmap(): the object's lifetime goes on
         p_ = std::exchange(o.p_, nullptr);
         len_ = std::exchange(o.len_, 0);
     }
     return *this;
 }
 
-MapMmap::~MapMmap() {
+MapMmap::~MapMmap() { unmap(); }
+
+void MapMmap::unmap() noexcept {
     if (!p_) return;
     size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     munmap(p_, (len_ + page - 1) / page * page);
     p_ = nullptr;
+    len_ = 0;
 }
 
 namespace {
@@ -65,6 +68,7 @@ fw_xdp_config default_xdp_config() {
     c.malformed_verdict = FW_VERDICT_PASS;
     c.dns_action = FW_DNS_ACTION_NXDOMAIN;
     c.rl_ipv6_prefix_len = 64;
+    c.time_sample_shift = FW_TIME_SAMPLE_SHIFT_DEFAULT;
     return c;
 }
 

@@ -46,6 +46,7 @@ public:
     size_t size() const { return len_; }
 
 private:
+    void unmap() noexcept;
     void* p_ = nullptr;
     size_t len_ = 0;
 };
