@@ -99,11 +99,14 @@ cmd_ebpf_clean() {
 
 cmd_ebpf_dev() {
   configure "$BUILD"
-  export CLANG="$(command -v clang)" BPFTOOL="$(command -v bpftool || echo /usr/sbin/bpftool)"
-  export FLYWALL_ROOT="$ROOT" FLYWALL_BUILD="$BUILD"
-  export BPF_CFLAGS="-g -O2 -target bpf -Wall -Werror -I$BUILD/bpf -I$ROOT/bpf/include -I$ROOT/bpf/lib"
+  # The flags CMake compiles with (cmake/BpfObject.cmake writes them): one build path.
+  # shellcheck disable=SC1091
+  . "$BUILD/bpf/build.env"
+  export CLANG BPFTOOL BPF_CFLAGS FLYWALL_ROOT="$ROOT" FLYWALL_BUILD="$BUILD"
   echo "ebpf-dev: CLANG=$CLANG BPFTOOL=$BPFTOOL"
-  echo "ebpf-dev: compile by hand with: \$CLANG \$BPF_CFLAGS -c bpf/xdp_blocklist.bpf.c -o /tmp/x.o"
+  echo "ebpf-dev: BPF_CFLAGS=$BPF_CFLAGS"
+  echo "ebpf-dev: vmlinux.h comes from the build (./flywall.sh ebpf); compile by hand with:"
+  echo "ebpf-dev:   \$CLANG \$BPF_CFLAGS -c bpf/xdp_blocklist.bpf.c -o /tmp/x.o"
   PS1="(flywall-ebpf) \w\$ " exec bash --norc -i
 }
 

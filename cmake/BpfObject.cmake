@@ -33,6 +33,13 @@ else()
   set(FW_BPF_ARCH ${CMAKE_SYSTEM_PROCESSOR})
 endif()
 
+# The one set of BPF compile flags. `./flywall.sh ebpf-dev` reads them from bpf/build.env, so a
+# hand compile uses exactly what the build uses (one build path).
+set(FW_BPF_CFLAGS -g -O2 -target bpf -D__TARGET_ARCH_${FW_BPF_ARCH} -Wall -Werror -Wno-unused-function
+    -I${FW_BPF_OUT} -I${CMAKE_SOURCE_DIR}/bpf/include -I${CMAKE_SOURCE_DIR}/bpf/lib)
+string(JOIN " " FW_BPF_CFLAGS_TEXT ${FW_BPF_CFLAGS})
+file(WRITE ${FW_BPF_OUT}/build.env "CLANG='${BPF_CLANG}'\nBPFTOOL='${BPFTOOL}'\nBPF_CFLAGS='${FW_BPF_CFLAGS_TEXT}'\n")
+
 set_property(GLOBAL PROPERTY FW_BPF_TARGETS "")
 
 function(flywall_bpf_program name src)
@@ -40,9 +47,7 @@ function(flywall_bpf_program name src)
   set(skel ${FW_BPF_OUT}/${name}.skel.h)
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${FW_BPF_ARCH}
-            -Wall -Werror -Wno-unused-function
-            -I${FW_BPF_OUT} -I${CMAKE_SOURCE_DIR}/bpf/include -I${CMAKE_SOURCE_DIR}/bpf/lib
+    COMMAND ${BPF_CLANG} ${FW_BPF_CFLAGS}
             -MD -MF ${obj}.d
             -c ${CMAKE_CURRENT_SOURCE_DIR}/${src} -o ${obj}
     DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${src}
