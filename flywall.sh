@@ -177,6 +177,8 @@ run_fuzz() {
   work="$(mktemp -d /tmp/flywall-fuzz-"$name".XXXXXX)"
   mkdir -p "$BUILD_FUZZ/artifacts"
   local max_len=4096; [ "$name" = hcl ] && max_len=16384
+  # The built-in default config is a seed too (copied, not kept twice in the tree).
+  [ "$name" = hcl ] && cp "$ROOT/src/config/default.hcl" "$work/"
   set +e
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$BUILD_FUZZ/fuzz/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
