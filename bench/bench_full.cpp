@@ -117,6 +117,15 @@ Result<FullFeatureBench> prepare_full_feature_bench(XdpFastPath& fp, int floor_f
         fp.config() = full;
         return {};
     };
+    // The same with another self-timing period (fw_stats.timed_*): never timed, and every packet
+    // timed, beside full_udp_passing at the default 1 in 2^FW_TIME_SAMPLE_SHIFT_DEFAULT.
+    auto set_full_timing = [&fp, full](__u32 shift) {
+        return [&fp, full, shift]() -> Status {
+            fp.config() = full;
+            fp.config().time_sample_shift = shift;
+            return {};
+        };
+    };
     out.baseline = [&fp, base]() -> Status {
         fp.config() = base;
         return {};
@@ -158,6 +167,10 @@ Result<FullFeatureBench> prepare_full_feature_bench(XdpFastPath& fp, int floor_f
     out.rows = {
         {"full_udp_passing", udp_pass, XDP_PASS, peer, 1.3, set_full,
          "all features; UDP of a tracked (untrusted) flow, listed nowhere, under its rate limit"},
+        {"full_udp_passing_untimed", udp_pass, XDP_PASS, peer, {}, set_full_timing(63),
+         "full_udp_passing with self-timing off (time_sample_shift 63: no packet is timed)"},
+        {"full_udp_passing_timed_every_packet", udp_pass, XDP_PASS, peer, {}, set_full_timing(0),
+         "full_udp_passing with every packet timed (time_sample_shift 0: two clock reads per packet)"},
         {"full_dns_query_passing", dns_pass, XDP_PASS, peer, {}, set_full,
          "all features; query for www.wikipedia.org (3 suffixes tried against 1M domains)"},
         {"full_dns_query_blocked_drop", dns_drop, XDP_DROP, peer, {}, set_full,
@@ -210,6 +223,7 @@ Result<FullFeatureBench> prepare_full_feature_bench(XdpFastPath& fp, int floor_f
           {"rl_syn_pps", full.rl_syn_pps},
           {"rl_syn_burst", full.rl_syn_burst},
           {"flow_sample_shift", full.flow_sample_shift},
+          {"time_sample_shift", full.time_sample_shift},
           {"trusted_after_packets", full.trusted_after_packets},
           {"max_events_per_sec", full.max_events_per_sec},
           {"dns_action", "per domain: drop for the drop row, nxdomain for the nxdomain row"}}},

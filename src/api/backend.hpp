@@ -18,11 +18,15 @@
 
 #include "common/result.hpp"
 #include "config/tc_rules.hpp"
+#include "core/bpf_stats.hpp"
 #include "core/event_processor.hpp"
 #include "runtime/domains.hpp"
 #include "runtime/iplists.hpp"
 
 namespace flywall::api {
+
+// Longest kernel BPF statistics window POST /api/ebpf/profile accepts.
+inline constexpr std::int64_t kMaxProfileSeconds = KernelStatsWindow::kMaxLength.count();
 
 // A blocked domain blocks itself and every subdomain ("*.example.com" is read as "example.com").
 struct DomainEntrySpec {
@@ -85,6 +89,12 @@ public:
     virtual Result<nlohmann::json> ips_patterns() { return unsupported("IPS patterns"); }
     virtual Result<nlohmann::json> add_ips_pattern(const config::IpsPatternConfig&) { return unsupported("IPS patterns"); }
     virtual Status remove_ips_pattern(const std::string&) { return unsupported("IPS patterns").error(); }
+
+    // Kernel BPF statistics on for `length` (1..300 s, validated by the route), then off again
+    // (docs/API.md "Profiling"). Answers the window.
+    virtual Result<nlohmann::json> profile(std::chrono::seconds /*length*/) {
+        return unsupported("kernel BPF profiling");
+    }
 
     // Learning engine (docs/API.md "Learning engine"). A backend without it answers ENOTSUP.
     virtual Result<nlohmann::json> learning() { return no_learning(); }

@@ -82,6 +82,16 @@ json stats_json(const fw_stats& s) {
                   {"sampled_out", s.events_sampled_out}}}};
 }
 
+namespace {
+// until_ns: CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns and of the kernel's timestamps.
+json kernel_stats_json(const KernelStatsWindow::State& s) {
+    json j{{"on", s.on}};
+    if (s.on)
+        j["until_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(s.until.time_since_epoch()).count();
+    return j;
+}
+}  // namespace
+
 Result<json> ManagerBackend::stats() {
     FW_TRY_ASSIGN(fw_stats s, m_.datapath_stats());
     json j = stats_json(s);
@@ -110,6 +120,14 @@ Result<json> ManagerBackend::stats() {
                          {"run_time_ns", p.run_time_ns},
                          {"avg_ns", p.run_cnt ? static_cast<double>(p.run_time_ns) / static_cast<double>(p.run_cnt) : 0.0}});
     j["programs"] = progs;
+    // The programs' own sampled timing: what the governor uses (no kernel statistics needed).
+    const SelfTimingReport st = m_.self_timing();
+    j["self_timing"] = {{"sample_1_in", std::uint64_t{1} << (st.sample_shift & 63)},
+                        {"processed", st.xdp.processed},
+                        {"timed_packets", st.xdp.timed_packets},
+                        {"timed_ns", st.xdp.timed_ns},
+                        {"avg_ns", st.xdp.avg_ns()},
+                        {"estimated_busy_ns", st.xdp.estimated_busy_ns()}};
     j["governor"] = governor_json(m_.governor());
     return j;
 }
@@ -324,6 +342,13 @@ Result<json> ManagerBackend::flows(std::size_t limit) {
     return j;
 }
 
+Result<json> ManagerBackend::profile(std::chrono::seconds length) {
+    FW_TRY_ASSIGN(auto state, m_.profile(length));
+    json j = kernel_stats_json(state);
+    j["seconds"] = length.count();
+    return json{{"kernel_bpf_stats", j}};
+}
+
 json ManagerBackend::health() {
     ManagerHealth h = m_.health();
     return json{{"healthy", h.healthy},
@@ -332,7 +357,7 @@ json ManagerBackend::health() {
                 {"hooks_expected", h.hooks_expected},
                 {"hooks_attached", h.hooks_attached},
                 {"event_thread_alive", h.event_thread_alive},
-                {"bpf_stats_enabled", h.stats_enabled},
+                {"kernel_bpf_stats", kernel_stats_json(h.kernel_bpf_stats)},
                 {"pin_path", h.pin_path},
                 {"problems", h.problems},
                 {"last_errors", h.last_errors},

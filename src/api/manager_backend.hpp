@@ -24,6 +24,7 @@ public:
     Result<BulkResult> remove_domains(const std::vector<DomainEntrySpec>& entries) override;
     Result<nlohmann::json> flows(std::size_t limit) override;
     nlohmann::json health() override;
+    Result<nlohmann::json> profile(std::chrono::seconds length) override;
     std::optional<std::chrono::seconds> default_ttl() override;
     // learning_routes.cpp
     Result<nlohmann::json> learning() override;

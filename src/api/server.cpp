@@ -246,6 +246,17 @@ void ApiServer::routes() {
         int status = e.errnum() == EINVAL ? 409 : status_for(e);
         send_error(res, status, e.message(), e.errnum() == EBUSY ? "force" : "name");
     });
+    // Kernel BPF statistics for a bounded window: every BPF program on the host pays two clock
+    // reads per run while they are on, so the length is bounded and required.
+    srv.Post("/api/ebpf/profile", [&be](const httplib::Request& req, httplib::Response& res) {
+        std::uint64_t secs = 0;
+        if (!req.has_param("seconds") || !parse_u64(req.get_param_value("seconds"), secs) || secs < 1 ||
+            secs > static_cast<std::uint64_t>(kMaxProfileSeconds)) {
+            send_error(res, 400, "seconds must be an integer in 1.." + std::to_string(kMaxProfileSeconds), "seconds");
+            return;
+        }
+        reply(res, be.profile(std::chrono::seconds(secs)));
+    });
     srv.Get("/api/ebpf/maps", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.maps()); });
     srv.Get("/api/ebpf/hooks", [&be](const httplib::Request&, httplib::Response& res) { reply(res, be.hooks()); });
 

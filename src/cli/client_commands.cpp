@@ -259,6 +259,21 @@ void add_client_commands(CLI::App& app, ClientIo io, int& exit_code) {
     stats->footer("Example:\n  flywall stats\n  flywall stats --json | jq .packets" + api_note);
     stats->callback([finish, runner] { finish(runner().run(stats_request(), false, render_stats)); });
 
+    // profile --seconds S
+    auto* profile = app.add_subcommand(
+        "profile", "Kernel BPF statistics on for S seconds, then off (POST /api/ebpf/profile)");
+    add_common_options(profile, *opts);
+    auto profile_seconds = std::make_shared<std::int64_t>(0);
+    profile->add_option("--seconds", *profile_seconds, "length of the window, 1..300")->required();
+    profile->footer(
+        "Example:\n  flywall profile --seconds 10 && sleep 10 && flywall stats\nWhile the window lasts every BPF "
+        "program on the host pays two clock reads per run; `programs` in `flywall stats` then shows kernel "
+        "run_time_ns." +
+        api_note);
+    profile->callback([finish, runner, profile_seconds] {
+        finish(runner().run(profile_request(*profile_seconds), true, render_mutation));
+    });
+
     // features [enable|disable NAME [--force]]
     auto* features = app.add_subcommand("features", "List features, or enable/disable one at run time");
     add_common_options(features, *opts);

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/domain_name.hpp"
+#include "core/bpf_stats.hpp"
 #include "common/ip_prefix.hpp"
 
 namespace flywall::cli {
@@ -174,6 +175,12 @@ ApiRequest domain_import_request(std::string text, const DomainListArgs& options
 ApiRequest status_request() { return ApiRequest{Method::Get, "/api/ebpf/health", {}, {}}; }
 ApiRequest stats_request() { return ApiRequest{Method::Get, "/api/stats/ebpf", {}, {}}; }
 ApiRequest features_request() { return ApiRequest{Method::Get, "/api/ebpf/features", {}, {}}; }
+
+Result<ApiRequest> profile_request(std::int64_t seconds) {
+    if (seconds < 1 || seconds > KernelStatsWindow::kMaxLength.count())
+        return Error::invalid("--seconds must be 1.." + std::to_string(KernelStatsWindow::kMaxLength.count()));
+    return ApiRequest{Method::Post, "/api/ebpf/profile?seconds=" + std::to_string(seconds), {}, {}};
+}
 
 Result<ApiRequest> feature_toggle_request(std::string_view name, bool enable, bool force) {
     if (name.empty()) return Error::invalid("feature name is empty");

@@ -74,6 +74,8 @@ struct DomainListArgs {
 [[nodiscard]] ApiRequest status_request();    // GET /api/ebpf/health
 [[nodiscard]] ApiRequest stats_request();     // GET /api/stats/ebpf
 [[nodiscard]] ApiRequest features_request();  // GET /api/ebpf/features
+// POST /api/ebpf/profile?seconds=S; S in 1..300 (checked here and by the daemon).
+[[nodiscard]] Result<ApiRequest> profile_request(std::int64_t seconds);
 // POST /api/ebpf/features/NAME/enable|disable[?force=true]
 [[nodiscard]] Result<ApiRequest> feature_toggle_request(std::string_view name, bool enable, bool force);
 [[nodiscard]] ApiRequest maps_request();   // GET /api/ebpf/maps

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace flywall {
@@ -13,6 +14,39 @@ Result<RunTimeStats> RunTimeStats::enable() {
     RunTimeStats s;
     s.fd_ = UniqueFd(fd);
     return s;
+}
+
+Result<KernelStatsWindow::State> KernelStatsWindow::open(std::chrono::seconds length) {
+    if (length.count() < 1 || length > kMaxLength)
+        return Error::from_errno(EINVAL, "profiling window of " + std::to_string(length.count()) +
+                                             " s: must be 1.." + std::to_string(kMaxLength.count()));
+    std::lock_guard lk(mu_);
+    if (!stats_) {
+        FW_TRY_ASSIGN(auto rs, RunTimeStats::enable());
+        stats_.emplace(std::move(rs));
+    }
+    until_ = clock_.now() + length;
+    return State{true, until_};
+}
+
+void KernelStatsWindow::expire_locked() {
+    if (stats_ && clock_.now() >= until_) stats_.reset();
+}
+
+void KernelStatsWindow::expire() {
+    std::lock_guard lk(mu_);
+    expire_locked();
+}
+
+void KernelStatsWindow::close() {
+    std::lock_guard lk(mu_);
+    stats_.reset();
+}
+
+KernelStatsWindow::State KernelStatsWindow::state() {
+    std::lock_guard lk(mu_);
+    expire_locked();
+    return stats_ ? State{true, until_} : State{};
 }
 
 Result<ProgramStats> program_stats(int prog_fd) {
@@ -29,15 +63,27 @@ Result<ProgramStats> program_stats(int prog_fd) {
     return s;
 }
 
-DatapathLoad::DatapathLoad(Inputs in, const Clock& clock) : in_(std::move(in)), clock_(clock) {}
+double busy_ns_between(const SelfTiming& before, const SelfTiming& now) {
+    const bool reset = now.processed < before.processed || now.timed_packets < before.timed_packets ||
+                       now.timed_ns < before.timed_ns;
+    const SelfTiming base = reset ? SelfTiming{} : before;
+    const std::uint64_t packets = now.processed - base.processed;
+    const std::uint64_t timed = now.timed_packets - base.timed_packets;
+    const double avg = timed ? static_cast<double>(now.timed_ns - base.timed_ns) / static_cast<double>(timed)
+                             : now.avg_ns();
+    return avg * static_cast<double>(packets);
+}
+
+DatapathLoad::DatapathLoad(Inputs in, const Clock& clock, unsigned online_cpus)
+    : in_(std::move(in)), clock_(clock), ncpu_(online_cpus) {
+    if (ncpu_ == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        ncpu_ = n < 1 ? 1u : static_cast<unsigned>(n);
+    }
+}
 
 Result<LoadSample> DatapathLoad::sample() {
-    std::uint64_t run_ns = 0, run_cnt = 0;
-    for (int fd : in_.program_fds()) {
-        FW_TRY_ASSIGN(auto ps, program_stats(fd));
-        run_ns += ps.run_time_ns;
-        run_cnt += ps.run_cnt;
-    }
+    std::vector<SelfTiming> programs = in_.programs ? in_.programs() : std::vector<SelfTiming>{};
     const std::uint64_t events = in_.events_total ? in_.events_total() : 0;
     const auto now = clock_.now();
     LoadSample s;
@@ -45,17 +91,21 @@ Result<LoadSample> DatapathLoad::sample() {
     if (primed_) {
         const double secs = std::chrono::duration<double>(now - last_t_).count();
         if (secs > 0) {
-            long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-            if (ncpu < 1) ncpu = 1;
-            s.cpu_percent = static_cast<double>(run_ns - last_run_ns_) / 1e9 / secs / static_cast<double>(ncpu) * 100.0;
-            s.pps = static_cast<double>(run_cnt - last_run_cnt_) / secs;
+            double busy_ns = 0, packets = 0;
+            for (std::size_t i = 0; i < programs.size(); ++i) {
+                const SelfTiming before = i < last_programs_.size() ? last_programs_[i] : SelfTiming{};
+                busy_ns += busy_ns_between(before, programs[i]);
+                const bool reset = programs[i].processed < before.processed;
+                packets += static_cast<double>(programs[i].processed - (reset ? 0 : before.processed));
+            }
+            s.cpu_percent = busy_ns / 1e9 / secs / static_cast<double>(ncpu_) * 100.0;
+            s.pps = packets / secs;
             s.events_per_sec = static_cast<double>(events - last_events_) / secs;
         }
     }
     primed_ = true;
     last_t_ = now;
-    last_run_ns_ = run_ns;
-    last_run_cnt_ = run_cnt;
+    last_programs_ = std::move(programs);
     last_events_ = events;
     last_sample_ = s;
     return s;

@@ -41,7 +41,7 @@ public:
 
 // Measured load of the datapath (not of the whole machine).
 struct LoadSample {
-    double cpu_percent = 0;     // BPF programs: run_time_ns delta / elapsed / ncpus * 100
+    double cpu_percent = 0;     // BPF programs: estimated busy ns delta / elapsed / ncpus * 100
     double memory_mb = 0;       // map memory
     double events_per_sec = 0;  // ring-buffer events
     double pps = 0;             // packets per second seen by the programs

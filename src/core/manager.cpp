@@ -98,10 +98,6 @@ Status Manager::init(config::Config cfg) {
         if (auto st = sockets_.load(); !st.ok()) record_error(std::move(st).error().wrap("socket monitors not loaded"));
     }
 
-    auto rs = RunTimeStats::enable();
-    if (rs.ok()) run_stats_.emplace(std::move(*rs));
-    else record_error(rs.error());
-
     // Features off in the kernel until the coordinator turns them on; settings first, so a
     // feature never runs with stale limits.
     xdp_->config().features = 0;
@@ -139,7 +135,7 @@ Status Manager::init(config::Config cfg) {
 
     load_ = std::make_unique<DatapathLoad>(
         DatapathLoad::Inputs{
-            [this] { return program_fds(); },
+            [this] { return self_timing_unlocked(); },
             [this] {
                 std::uint64_t total = 0;
                 for (const auto& m : all_maps()) {
@@ -452,6 +448,7 @@ Status Manager::apply_config(const config::Config& next) {
 
 Status Manager::tick() {
     Status result;
+    kernel_stats_.expire();
     if (governor_) {
         auto st = governor_->tick();
         if (!st.ok()) {
@@ -498,7 +495,7 @@ void Manager::stop() {
     tc_.reset();
     domains_.reset();
     flows_.reset();
-    run_stats_.reset();
+    kernel_stats_.close();
     if (pins_) pins_->unpin_all();
     xdp_.reset();
     pins_.reset();
@@ -530,6 +527,28 @@ Result<fw_stats> Manager::datapath_stats() const {
     std::lock_guard lk(mu_);
     if (!xdp_) return Error::from_errno(ENODEV, "datapath not loaded");
     return xdp_->stats_total();
+}
+
+std::vector<SelfTiming> Manager::self_timing_unlocked() const {
+    std::vector<SelfTiming> out;
+    if (!xdp_) return out;
+    auto st = xdp_->stats_total();
+    if (!st.ok()) {
+        out.emplace_back();
+        return out;
+    }
+    out.push_back(SelfTiming{st->processed, st->timed_packets, st->timed_ns});
+    return out;
+}
+
+SelfTimingReport Manager::self_timing() const {
+    std::lock_guard lk(mu_);
+    SelfTimingReport r;
+    if (!xdp_) return r;
+    r.sample_shift = xdp_->config().time_sample_shift;
+    auto programs = self_timing_unlocked();
+    if (!programs.empty()) r.xdp = programs.front();
+    return r;
 }
 
 std::vector<ProgramStats> Manager::programs() const {
@@ -663,7 +682,7 @@ ManagerHealth Manager::health() const {
         h.problems.push_back(std::to_string(h.hooks_expected - h.hooks_attached) + " configured interface(s) not attached");
     h.event_thread_alive = events_ && events_->running();
     if (!h.event_thread_alive) h.problems.push_back("event processor thread is not running");
-    h.stats_enabled = run_stats_.has_value() && run_stats_->active();
+    h.kernel_bpf_stats = kernel_stats_.state();
     h.healthy = h.problems.empty();
     std::lock_guard elk(err_mu_);
     h.last_errors = last_errors_;

@@ -65,13 +65,18 @@ struct ManagerHealth {
     std::size_t hooks_expected = 0;
     std::size_t hooks_attached = 0;
     bool event_thread_alive = false;
-    bool stats_enabled = false;  // kernel BPF run-time statistics
+    KernelStatsWindow::State kernel_bpf_stats;  // the daemon's profiling window, if one is open
     std::string pin_path;
     std::vector<std::string> problems;     // why healthy is false
     std::vector<std::string> last_errors;  // most recent first, bounded
     std::chrono::seconds uptime{0};
     std::uint64_t reloads = 0;
     std::uint64_t reload_failures = 0;
+};
+
+struct SelfTimingReport {
+    std::uint32_t sample_shift = 0;  // 1 packet in 2^sample_shift is timed
+    SelfTiming xdp;                  // xdp_blocklist, all CPUs
 };
 
 struct MapReport {
@@ -112,7 +117,12 @@ public:
     Result<std::vector<std::string>> set_feature(const std::string& name, bool enable, bool force);
 
     Result<fw_stats> datapath_stats() const;
+    // The programs' sampled self-timing (bpf/include/flywall/abi.h, fw_stats.timed_*).
+    [[nodiscard]] SelfTimingReport self_timing() const;
+    // Kernel BPF statistics (kernel run_time_ns is 0 outside a profiling window).
     std::vector<ProgramStats> programs() const;
+    // Kernel BPF statistics on for `length` (1..300 s), then off again.
+    Result<KernelStatsWindow::State> profile(std::chrono::seconds length) { return kernel_stats_.open(length); }
     [[nodiscard]] EventProcessorStats event_stats() const;
     [[nodiscard]] GovernorReport governor() const;
     [[nodiscard]] std::vector<HookInfo> hooks() const;
@@ -167,6 +177,7 @@ private:
     // Writes fw_cfg.features from the coordinator's state and the current config's bindings.
     void resync_feature_bits();
     std::vector<int> program_fds() const;
+    std::vector<SelfTiming> self_timing_unlocked() const;  // for the governor's load source
     std::vector<MapRef> all_maps() const;
     Status configure_governor(const config::Config& cfg);
     void apply_sampling(double rate);
@@ -185,7 +196,6 @@ private:
     std::optional<PinDir> pins_;
     std::optional<XdpFastPath> xdp_;
     std::optional<TcClassifier> tc_;  // absent when it failed to load (reported in health)
-    std::optional<RunTimeStats> run_stats_;
     std::optional<IpLists> lists_;
     std::set<ConfigIpEntry> config_entries_;  // what the current config put into the lists
     std::optional<DomainBlocklist> domains_;
@@ -196,6 +206,7 @@ private:
 
     Coordinator coordinator_;
     SteadyClock clock_;
+    mutable KernelStatsWindow kernel_stats_{clock_};  // thread-safe; health() expires it
     std::unique_ptr<DatapathLoad> load_;
     std::unique_ptr<Governor> governor_;
     std::unique_ptr<EventProcessor> events_;

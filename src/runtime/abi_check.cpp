@@ -9,7 +9,7 @@
 #define FW_CHECK_SIZE(T, n) static_assert(sizeof(struct T) == (n), #T " size changed: update ABI users")
 #define FW_CHECK_OFF(T, f, n) static_assert(offsetof(struct T, f) == (n), #T "." #f " moved")
 
-FW_CHECK_SIZE(fw_xdp_config, 128);
+FW_CHECK_SIZE(fw_xdp_config, 136);
 FW_CHECK_OFF(fw_xdp_config, features, 0);
 FW_CHECK_OFF(fw_xdp_config, tables, 4);
 FW_CHECK_OFF(fw_xdp_config, rl_pps, 16);
@@ -17,6 +17,7 @@ FW_CHECK_OFF(fw_xdp_config, rl_ipv6_prefix_len, 72);
 FW_CHECK_OFF(fw_xdp_config, max_events_per_sec, 88);
 FW_CHECK_OFF(fw_xdp_config, rl_syn_burst, 104);
 FW_CHECK_OFF(fw_xdp_config, rl_udp_burst, 120);
+FW_CHECK_OFF(fw_xdp_config, time_sample_shift, 128);
 
 FW_CHECK_SIZE(fw_ip_entry, 24);
 FW_CHECK_OFF(fw_ip_entry, hits, 0);
@@ -48,4 +49,9 @@ FW_CHECK_OFF(fw_event, saddr, 24);
 FW_CHECK_OFF(fw_event, name, 64);
 FW_CHECK_SIZE(fw_event, 64 + FW_DNS_NAME_MAX);
 static_assert(sizeof(struct fw_stats) % 8 == 0, "fw_stats must be u64 counters only");
+FW_CHECK_OFF(fw_stats, processed, 0);
+FW_CHECK_OFF(fw_stats, rl_batched, 392);
+FW_CHECK_OFF(fw_stats, timed_packets, 400);
+FW_CHECK_OFF(fw_stats, timed_ns, 408);
+FW_CHECK_SIZE(fw_stats, 416);
 static_assert(FW_DROP_REASON_MAX >= FW_DROP_RATE_LIMIT + 1, "drop reasons overflow");

@@ -68,6 +68,7 @@ fw_xdp_config default_xdp_config() {
     c.malformed_verdict = FW_VERDICT_PASS;
     c.dns_action = FW_DNS_ACTION_NXDOMAIN;
     c.rl_ipv6_prefix_len = 64;
+    c.time_sample_shift = FW_TIME_SAMPLE_SHIFT_DEFAULT;
     return c;
 }
 

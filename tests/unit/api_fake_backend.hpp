@@ -87,6 +87,11 @@ public:
     }
     json health() override { return json{{"healthy", healthy}, {"programs_loaded", 1}, {"hooks_attached", 1}}; }
     std::optional<std::chrono::seconds> default_ttl() override { return std::nullopt; }
+    Result<json> profile(std::chrono::seconds length) override {
+        profiles.push_back(length);
+        return json{{"kernel_bpf_stats", {{"on", true}, {"until_ns", 1000}, {"seconds", length.count()}}}};
+    }
+    std::vector<std::chrono::seconds> profiles;  // lengths the profile route passed on
     std::shared_ptr<Subscription> subscribe_events(const std::string& client) override {
         return events ? events->subscribe(client, 64) : nullptr;
     }

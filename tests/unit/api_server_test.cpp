@@ -86,6 +86,27 @@ TEST_F(ApiServerTest, MutationsNeedTheBearerToken) {
     EXPECT_EQ(backend.ip_adds[0][0].prefix.to_string(), "198.18.0.5");
 }
 
+TEST_F(ApiServerTest, ProfileNeedsTokenAndSecondsInRange) {
+    EXPECT_EQ(client->Post("/api/ebpf/profile?seconds=5")->status, 401);
+    for (const char* bad : {"", "?seconds=0", "?seconds=301", "?seconds=-1", "?seconds=abc", "?seconds=5s",
+                            "?seconds=18446744073709551617"}) {
+        auto r = client->Post(std::string("/api/ebpf/profile") + bad, auth(), "", "text/plain");
+        ASSERT_TRUE(r) << bad;
+        EXPECT_EQ(r->status, 400) << bad;
+        EXPECT_EQ(body_of(r)["field"], "seconds") << bad;
+    }
+    EXPECT_TRUE(backend.profiles.empty()) << "an invalid request never reaches the backend";
+    for (const char* ok : {"?seconds=1", "?seconds=300"}) {
+        auto r = client->Post(std::string("/api/ebpf/profile") + ok, auth(), "", "text/plain");
+        ASSERT_TRUE(r) << ok;
+        EXPECT_EQ(r->status, 200) << ok;
+        EXPECT_EQ(body_of(r)["kernel_bpf_stats"]["on"], true);
+    }
+    ASSERT_EQ(backend.profiles.size(), 2u);
+    EXPECT_EQ(backend.profiles[0], 1s);
+    EXPECT_EQ(backend.profiles[1], 300s);
+}
+
 TEST_F(ApiServerTest, BadBulkIsRejectedWholeWithField) {
     auto r = client->Post("/api/ebpf/blocklist/ips", auth(),
                           R"({"entries":[{"value":"198.18.0.5"},{"value":"198.18.0.999"}]})", "application/json");

@@ -299,6 +299,14 @@ TEST(CliRequests, ReadOnlyRoutesAndFeatureToggles) {
               "/api/ebpf/features/flow_monitoring/disable?force=true");
     EXPECT_EQ(feature_toggle_request("a/b", true, false)->path, "/api/ebpf/features/a%2Fb/enable");
     EXPECT_FALSE(feature_toggle_request("", true, false).ok());
+    auto prof = profile_request(30);
+    ASSERT_TRUE(prof.ok());
+    EXPECT_EQ(*prof, (ApiRequest{Method::Post, "/api/ebpf/profile?seconds=30", {}, {}}));
+    EXPECT_EQ(profile_request(300)->path, "/api/ebpf/profile?seconds=300");
+    EXPECT_EQ(profile_request(1)->path, "/api/ebpf/profile?seconds=1");
+    EXPECT_FALSE(profile_request(0).ok());
+    EXPECT_FALSE(profile_request(301).ok());
+    EXPECT_FALSE(profile_request(-5).ok());
 }
 
 TEST(CliRequests, Endpoints) {

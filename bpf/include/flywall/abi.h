@@ -85,7 +85,14 @@ struct fw_xdp_config {
 	__u64 rl_syn_burst;        /* bursts of the per-protocol limits, 0 = their rate */
 	__u64 rl_icmp_burst;
 	__u64 rl_udp_burst;
+	/* Self-timing (fw_stats.timed_*): 1 packet in 2^time_sample_shift is timed with two
+	 * bpf_ktime_get_ns() reads, so the daemon never needs kernel BPF statistics (which make every
+	 * BPF program on the host pay two clock reads per run). 0 = every packet; 0..63. */
+	__u32 time_sample_shift;
+	__u32 pad_time;            /* 0 */
 };
+
+#define FW_TIME_SAMPLE_SHIFT_DEFAULT 10 /* 1 packet in 1024 */
 
 /* ---- IP lists ---- */
 enum fw_entry_flag {
@@ -181,6 +188,11 @@ struct fw_stats {
 	__u64 rl_sources_evicted;
 	__u64 flows_insert_lost;       /* another CPU claimed the slot first: created by a later packet */
 	__u64 rl_batched;              /* passed on tokens their flow had charged in advance */
+	/* self-timing: packets timed (those whose `processed` count became a multiple of
+	 * 2^fw_xdp_config.time_sample_shift) and their summed run time in ns. Estimated busy time
+	 * of the program = timed_ns / timed_packets * processed. Only counted with FW_F_STATS. */
+	__u64 timed_packets;
+	__u64 timed_ns;
 };
 
 /* ---- DNS blocklist ---- */

@@ -78,9 +78,29 @@ t_check "GET /api/stats/ebpf status" "$(t_status)" 200
 after=$(jq -r '.processed' <<<"$stats")
 [ "$after" -ge $((before + 3)) ] || t_fail "processed did not grow by >= 3 (before $before, after $after)"
 [ "$(jq -r '.passed' <<<"$stats")" -ge 3 ] || t_fail "passed counter: $stats"
-runs=$(jq -r '.programs[] | select(.name=="xdp_blocklist") | .run_cnt' <<<"$stats")
-[[ "$runs" =~ ^[0-9]+$ && "$runs" -ge 3 ]] || t_fail "programs[].run_cnt '$runs' (BPF stats not enabled?)"
-t_say "ok: processed $before -> $after, run_cnt $runs"
+t_check "self_timing.sample_1_in" "$(jq -r '.self_timing.sample_1_in' <<<"$stats")" 1024
+[ "$(jq -r '.self_timing.processed' <<<"$stats")" -ge 3 ] || t_fail "self_timing.processed: $stats"
+t_say "ok: processed $before -> $after"
+
+# ---- kernel BPF statistics: off while the daemon runs, on only for a profiling window ----
+t_check "health.kernel_bpf_stats.on (no window)" "$(jq -r '.kernel_bpf_stats.on' <<<"$health")" false
+for bad in 0 301 x; do
+    t_api POST "/api/ebpf/profile?seconds=$bad" >/dev/null
+    t_check "profile seconds=$bad refused" "$(t_status)" 400
+done
+code=$(t_fw curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$T_PORT/api/ebpf/profile?seconds=2")
+t_check "profile without token" "$code" 401
+prof=$(t_api POST "/api/ebpf/profile?seconds=2")
+t_check "POST /api/ebpf/profile status" "$(t_status)" 200
+t_check "profile window on" "$(jq -r '.kernel_bpf_stats.on' <<<"$prof")" true
+runs0=$(t_api GET /api/stats/ebpf | jq -r '.programs[] | select(.name=="xdp_blocklist") | .run_cnt')
+t_ping 198.18.10.2 198.18.10.1 || t_fail "ping through the protected interface failed"
+runs=$(t_api GET /api/stats/ebpf | jq -r '.programs[] | select(.name=="xdp_blocklist") | .run_cnt')
+[[ "$runs" =~ ^[0-9]+$ && "$runs" -ge $((runs0 + 3)) ]] || t_fail "programs[].run_cnt $runs0 -> '$runs' inside the window"
+t_check "health.kernel_bpf_stats.on (window)" "$(t_api GET /api/ebpf/health | jq -r '.kernel_bpf_stats.on')" true
+sleep 2.5
+t_check "health.kernel_bpf_stats.on (window over)" "$(t_api GET /api/ebpf/health | jq -r '.kernel_bpf_stats.on')" false
+t_say "ok: kernel statistics only inside the profiling window (run_cnt $runs0 -> $runs)"
 # State tables report occupancy and capacity (rate limiter sources, flows).
 [ "$(jq -r '.rate_limit.sources_max' <<<"$stats")" = 262144 ] || t_fail "rate_limit.sources_max: $stats"
 [[ "$(jq -r '.rate_limit.sources_active' <<<"$stats")" =~ ^[0-9]+$ ]] || t_fail "rate_limit.sources_active: $stats"
