@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* TC classifier (clsact ingress/egress, direct action): flow state, QoS classification and
- * inline IPS with a per-flow verdict cache. Logic lives in bpf/lib/fw_tc_*.h. */
+ * inline IPS with a per-flow verdict cache. Logic lives in bpf/lib/fw_tc_*.h. The entry function
+ * times 1 packet in 2^fw_tc_cfg.time_sample_shift around the body (fw_tc_stats.timed_*). */
 #include "fw_common.h"
 #include "fw_parse.h"
 #include "fw_tc_maps.h"
 #include "fw_tc_flow.h"
 #include "fw_tc_qos.h"
 #include "fw_tc_ips.h"
+#include "fw_selftime.h"
 
 static __always_inline int fw_tc_pass(struct fw_tc_stats *s)
 {
@@ -85,21 +87,15 @@ static __always_inline int fw_tc_apply_qos(struct __sk_buff *skb, const struct f
 	return 0;
 }
 
-SEC("tc")
-int tc_classifier(struct __sk_buff *skb)
+/* Everything after the stats lookup and the `packets` count: the part that is timed. */
+static __always_inline int fw_tc_body(struct __sk_buff *skb, struct fw_tc_stats *s, __u32 features)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	__u32 features = fw_tc_cfg.features;
-	struct fw_tc_stats *s = NULL;
 	struct fw_tc_flow *f = NULL;
 	struct fw_pkt pkt = {};
-	__u32 zero = 0;
 	__u64 now;
 
-	if (features & FW_TC_F_STATS)
-		s = bpf_map_lookup_elem(&tc_stats, &zero);
-	FW_TC_STAT_INC(s, packets);
 	FW_TC_STAT_ADD(s, bytes, skb->len);
 
 	if (fw_parse(&pkt, data, data_end) != FW_PARSE_OK) {
@@ -173,6 +169,29 @@ int tc_classifier(struct __sk_buff *skb)
 			fw_tc_apply_qos(skb, &pkt, (__u32)idx, dscp, f, s);
 	}
 	return fw_tc_pass(s);
+}
+
+SEC("tc")
+int tc_classifier(struct __sk_buff *skb)
+{
+	__u32 features = fw_tc_cfg.features;
+	struct fw_tc_stats *s = NULL;
+	__u32 zero = 0;
+	__u64 t0 = 0;
+	int action;
+
+	if (features & FW_TC_F_STATS)
+		s = bpf_map_lookup_elem(&tc_stats, &zero);
+	/* Self-timing (bpf/lib/fw_selftime.h); one call of the body, as in xdp_blocklist. */
+	if (s) {
+		s->packets++;
+		if (fw_time_this_packet(s->packets, fw_tc_cfg.time_sample_shift))
+			t0 = bpf_ktime_get_ns();
+	}
+	action = fw_tc_body(skb, s, features);
+	if (t0 && s)
+		FW_TIME_ACCOUNT(s, bpf_ktime_get_ns() - t0);
+	return action;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -159,7 +159,7 @@ int xdp_blocklist(struct xdp_md *ctx)
 	}
 	action = fw_xdp_body(ctx, s, features);
 	if (t0 && s)
-		fw_time_account(s, bpf_ktime_get_ns() - t0);
+		FW_TIME_ACCOUNT(s, bpf_ktime_get_ns() - t0);
 	return action;
 }
 

@@ -4,6 +4,7 @@
 #define FW_STATS_H
 
 #include "fw_xdp_maps.h"
+#include "fw_selftime.h"
 
 static __always_inline struct fw_stats *fw_stats_get(__u32 features)
 {
@@ -16,18 +17,5 @@ static __always_inline struct fw_stats *fw_stats_get(__u32 features)
 
 #define FW_STAT_INC(s, field)      do { if (s) (s)->field++; } while (0)
 #define FW_STAT_ADD(s, field, n)   do { if (s) (s)->field += (n); } while (0)
-
-/* Self-timing: time the packet whose per-CPU `processed` count (already incremented) is a
- * multiple of 2^shift, so after M packets on one CPU exactly M >> shift were timed. */
-static __always_inline int fw_time_this_packet(__u64 processed, __u32 shift)
-{
-	return (processed & ((1ULL << (shift & 63)) - 1)) == 0;
-}
-
-static __always_inline void fw_time_account(struct fw_stats *s, __u64 ns)
-{
-	s->timed_packets++;
-	s->timed_ns += ns;
-}
 
 #endif /* FW_STATS_H */

@@ -128,6 +128,15 @@ Result<json> ManagerBackend::stats() {
                         {"timed_ns", st.xdp.timed_ns},
                         {"avg_ns", st.xdp.avg_ns()},
                         {"estimated_busy_ns", st.xdp.estimated_busy_ns()}};
+    if (st.tc)
+        j["self_timing"]["tc_classifier"] = {{"sample_1_in", std::uint64_t{1} << (st.tc_sample_shift & 63)},
+                                             {"processed", st.tc->processed},
+                                             {"timed_packets", st.tc->timed_packets},
+                                             {"timed_ns", st.tc->timed_ns},
+                                             {"avg_ns", st.tc->avg_ns()},
+                                             {"estimated_busy_ns", st.tc->estimated_busy_ns()}};
+    else
+        j["self_timing"]["tc_classifier"] = nullptr;
     j["governor"] = governor_json(m_.governor());
     return j;
 }

@@ -538,6 +538,10 @@ std::vector<SelfTiming> Manager::self_timing_unlocked() const {
         return out;
     }
     out.push_back(SelfTiming{st->processed, st->timed_packets, st->timed_ns});
+    if (tc_) {
+        auto ts = tc_->stats_total();
+        out.push_back(ts.ok() ? SelfTiming{ts->packets, ts->timed_packets, ts->timed_ns} : SelfTiming{});
+    }
     return out;
 }
 
@@ -548,6 +552,10 @@ SelfTimingReport Manager::self_timing() const {
     r.sample_shift = xdp_->config().time_sample_shift;
     auto programs = self_timing_unlocked();
     if (!programs.empty()) r.xdp = programs.front();
+    if (programs.size() > 1) {
+        r.tc = programs[1];
+        r.tc_sample_shift = tc_->config().time_sample_shift;
+    }
     return r;
 }
 

@@ -77,6 +77,8 @@ struct ManagerHealth {
 struct SelfTimingReport {
     std::uint32_t sample_shift = 0;  // 1 packet in 2^sample_shift is timed
     SelfTiming xdp;                  // xdp_blocklist, all CPUs
+    std::optional<SelfTiming> tc;    // tc_classifier, when loaded
+    std::uint32_t tc_sample_shift = 0;
 };
 
 struct MapReport {

@@ -7,7 +7,8 @@
 #define FW_CHECK_SIZE(T, n) static_assert(sizeof(struct T) == (n), #T " size changed: update ABI users")
 #define FW_CHECK_OFF(T, f, n) static_assert(offsetof(struct T, f) == (n), #T "." #f " moved")
 
-FW_CHECK_SIZE(fw_tc_config, 24);
+FW_CHECK_SIZE(fw_tc_config, 32);
+FW_CHECK_OFF(fw_tc_config, time_sample_shift, 24);
 FW_CHECK_OFF(fw_tc_config, qos_generation, 8);
 FW_CHECK_OFF(fw_tc_config, pass_unspec, 20);
 
@@ -36,6 +37,10 @@ FW_CHECK_OFF(fw_ips_pattern, id, 64);
 FW_CHECK_OFF(fw_ips_pattern, port, 72);
 
 static_assert(sizeof(struct fw_tc_stats) % 8 == 0, "fw_tc_stats must be u64 counters only");
+FW_CHECK_OFF(fw_tc_stats, events_ring_full, 152);
+FW_CHECK_OFF(fw_tc_stats, timed_packets, 160);
+FW_CHECK_OFF(fw_tc_stats, timed_ns, 168);
+FW_CHECK_SIZE(fw_tc_stats, 176);
 FW_CHECK_SIZE(fw_tc_event, 64);
 FW_CHECK_OFF(fw_tc_event, payload_offset, 20);
 FW_CHECK_OFF(fw_tc_event, saddr, 32);

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "flywall/abi.h"  // FW_TIME_SAMPLE_SHIFT_DEFAULT
+
 namespace flywall {
 
 fw_tc_config default_tc_config() {
@@ -14,6 +16,7 @@ fw_tc_config default_tc_config() {
     c.qos_generation = 1;  // flows start at 0: their first packet classifies
     c.ips_scan_bytes = FW_IPS_SCAN_MAX;
     c.pass_unspec = 0;
+    c.time_sample_shift = FW_TIME_SAMPLE_SHIFT_DEFAULT;
     return c;
 }
 

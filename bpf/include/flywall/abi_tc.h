@@ -35,6 +35,9 @@ struct fw_tc_config {
 	__u32 ips_scan_bytes;   /* payload bytes scanned, 2..FW_IPS_SCAN_MAX */
 	__u32 pass_unspec;      /* 1: passing packets return TC_ACT_UNSPEC so later filters run;
 				 * 0: TC_ACT_OK (needed when attached as an HTB filter) */
+	__u32 time_sample_shift;/* self-timing (fw_tc_stats.timed_*): 1 packet in 2^shift; 0..63,
+				 * default FW_TIME_SAMPLE_SHIFT_DEFAULT of abi.h */
+	__u32 pad_time;         /* 0 */
 };
 
 /* ---- flows: one LRU entry per connection, both directions (canonical key: the lower
@@ -160,6 +163,10 @@ struct fw_tc_stats {
 	__u64 ips_cached_drops;   /* drops from the per-flow verdict cache, no scan */
 	__u64 events_emitted;
 	__u64 events_ring_full;
+	/* self-timing: packets timed (those whose `packets` count became a multiple of
+	 * 2^fw_tc_config.time_sample_shift) and their summed run time in ns; only with FW_TC_F_STATS */
+	__u64 timed_packets;
+	__u64 timed_ns;
 };
 
 /* ---- events (ring buffer) ---- */
