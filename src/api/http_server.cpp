@@ -40,6 +40,11 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
     }
 }
 
+int port_of(const sockaddr_storage& ss) {
+    return ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port
+                                          : reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+}
+
 std::string peer_address(const sockaddr_storage& ss, bool& loopback) {
     char buf[INET6_ADDRSTRLEN] = {};
     loopback = false;
@@ -147,8 +152,7 @@ public:
         if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
         bool lo = false;
         ip = peer_address(ss, lo);
-        port = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                              : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+        port = port_of(ss);
     }
     socket_t socket() const override { return fd_; }
 
@@ -278,8 +282,7 @@ Status HardenedHttpServer::start(const std::string& host, int port, ConnectionLi
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
-    port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                           : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    port_ = port_of(ss);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) {
         int e = errno;
@@ -316,6 +319,7 @@ void HardenedHttpServer::accept_loop() {
         }
         bool loopback = false;
         std::string peer = peer_address(ss, loopback);
+        const int peer_port = port_of(ss);
         {
             std::lock_guard lk(mu_);
             if (open_fds_.size() >= limits_.max_connections) {
@@ -334,7 +338,8 @@ void HardenedHttpServer::accept_loop() {
         }
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        std::thread([this, fd, peer = std::move(peer), loopback] { serve(fd, peer, loopback); }).detach();
+        std::thread([this, fd, peer = std::move(peer), peer_port, loopback] { serve(fd, peer, peer_port, loopback); })
+            .detach();
     }
 }
 
@@ -351,7 +356,7 @@ void HardenedHttpServer::reject(int fd, const char* why) {
     ::close(fd);
 }
 
-void HardenedHttpServer::serve(int fd, std::string peer, bool exempt) {
+void HardenedHttpServer::serve(int fd, const std::string& peer, int peer_port, bool exempt) {
     SSL* ssl = nullptr;
     bool ok = true;
     if (ssl_ctx_) {
@@ -370,12 +375,6 @@ void HardenedHttpServer::serve(int fd, std::string peer, bool exempt) {
         }
     }
     if (ok) {
-        sockaddr_storage ss{};
-        socklen_t len = sizeof ss;
-        int peer_port = -1;
-        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-            peer_port = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                                       : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
         ConnStream strm(*this, fd, ssl, peer, peer_port);
         for (std::size_t n = 0; n < limits_.max_requests_per_connection && !stopping_.load(); ++n) {
             // Keep-alive: wait for the first byte of the next request at most idle_timeout.

@@ -75,7 +75,7 @@ public:
 private:
     class ConnStream;
     void accept_loop();
-    void serve(int fd, std::string peer, bool exempt);
+    void serve(int fd, const std::string& peer, int peer_port, bool exempt);
     void reject(int fd, const char* why);
     void finished(int fd, const std::string& peer, bool exempt);
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <functional>
 
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
@@ -234,9 +233,8 @@ Result<IpOrder> parse_ip_cursor(const std::string& text) {
 }
 
 // The page of sorted entries after the cursor; "next" is set when more follow.
-template <typename T, typename Less, typename After>
-json page_of(std::vector<T>& all, const ListPage& page, Less less, After after, const std::function<json(const T&)>& row,
-             const std::function<std::string(const T&)>& cursor) {
+template <typename T, typename Less, typename After, typename Row, typename Cursor>
+json page_of(std::vector<T>& all, const ListPage& page, Less less, After after, Row row, Cursor cursor) {
     std::sort(all.begin(), all.end(), less);
     auto it = std::partition_point(all.begin(), all.end(), after);
     json arr = json::array();

@@ -1,9 +1,6 @@
 #include "api/server.hpp"
-#include "common/text.hpp"
 
 #include <httplib.h>
-
-#include <arpa/inet.h>
 
 #include <charconv>
 
@@ -13,6 +10,8 @@
 #include "api/metrics.hpp"
 #include "api/tc_entries.hpp"
 #include "api/token.hpp"
+#include "common/ip_prefix.hpp"
+#include "common/text.hpp"
 
 namespace flywall::api {
 
@@ -147,12 +146,6 @@ Result<ListenAddress> parse_listen(const std::string& text) {
     return a;
 }
 
-bool is_loopback_host(const std::string& host) {
-    if (host == "localhost" || host == "::1") return true;
-    in_addr a4{};
-    if (inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    return false;
-}
 
 ApiServer::ApiServer(Backend& backend, ServerOptions options)
     : backend_(backend), options_(std::move(options)), server_(std::make_unique<HardenedHttpServer>()) {}
@@ -181,7 +174,6 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(Backend& backend, ServerOpti
 }
 
 void ApiServer::stop() {
-    stopping_ = true;
     if (server_) server_->stop();
     running_ = false;
 }
@@ -429,7 +421,7 @@ void ApiServer::routes() {
                     static const std::string hello = ": flywall event stream\n\n";
                     return sink.write(hello.data(), hello.size());
                 }
-                if (stopping_.load() || server_->stopping() || sub->closed() || !sink.is_writable()) {
+                if (server_->stopping() || sub->closed() || !sink.is_writable()) {
                     sink.done();
                     return true;
                 }

@@ -34,9 +34,6 @@ struct ServerOptions {
     ConnectionLimits limits;
 };
 
-// True for 127.0.0.0/8, ::1 and "localhost": the addresses that need neither TLS nor a token
-// for reads.
-bool is_loopback_host(const std::string& host);
 
 class ApiServer {
 public:
@@ -64,7 +61,6 @@ private:
     std::unique_ptr<HardenedHttpServer> server_;
     int port_ = 0;
     std::atomic<bool> running_{false};
-    std::atomic<bool> stopping_{false};
     std::atomic<std::size_t> event_streams_{0};
 };
 

@@ -102,4 +102,15 @@ inline Result<IpPrefix> parse_ip_prefix(std::string_view text) {
     return p;
 }
 
+// True for "localhost" and for addresses in 127.0.0.0/8 or ::1 (also IPv4-mapped): the hosts an
+// API listener may use without TLS.
+inline bool is_loopback_host(std::string_view host) {
+    if (host == "localhost") return true;
+    auto p = parse_ip_prefix(host);
+    if (!p.ok() || !p->is_host()) return false;
+    if (p->family == 4) return p->addr[0] == 127;
+    static constexpr std::array<uint8_t, 16> kLoopback6{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return p->addr == kLoopback6;
+}
+
 }  // namespace flywall

@@ -163,13 +163,11 @@ std::optional<std::string> domain(std::string& v) {
     return std::nullopt;
 }
 
-// True when a (valid) listen address is on loopback: 127.0.0.0/8, [::1] or localhost.
+// True when a (valid) listen address "host:port" / "[v6]:port" is on loopback.
 bool listen_is_loopback(const std::string& v) {
     std::string host = v.substr(0, v.rfind(':'));
     if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    if (host == "localhost" || host == "::1") return true;
-    in_addr a{};
-    return inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+    return is_loopback_host(host);
 }
 
 std::optional<std::string> listen_address(std::string& v) {

@@ -19,6 +19,7 @@
 
 #include "api/server.hpp"
 #include "api/token.hpp"
+#include "common/ip_prefix.hpp"
 #include "unit/api_fake_backend.hpp"
 
 namespace flywall::api {
