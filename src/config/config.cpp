@@ -157,9 +157,10 @@ std::optional<std::string> domain(std::string& v) {
     // The one domain parser (common/domain_name.hpp), shared with the API, the CLI and the
     // runtime. The config keeps a written "*." (it reads back as written), lower-cased and
     // without the trailing dot.
-    if (auto n = parse_domain_name(v); !n.ok()) return n.error().context;
+    auto name = parse_domain_name(v);
+    if (!name.ok()) return name.error().context;
     const bool wildcard = v.size() > 2 && v.compare(0, 2, "*.") == 0;
-    v = (wildcard ? "*." : "") + *parse_domain_name(v);
+    v = (wildcard ? "*." : "") + *name;
     return std::nullopt;
 }
 
