@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* XDP fast path. Logic lives in bpf/lib/; this file fixes the order of the checks:
  *
- *   parse -> flow lookup (trusted flow: count it and pass, nothing else runs)
+ *   parse -> flow lookup (trusted flow under the current policy generation: count it and pass,
+ *            nothing else runs; trusted under an older one: every check below, then re-stamped)
  *         -> allowlist (pass) / blocklist (drop, event)
  *         -> per-source rate limit (drop, event)
  *         -> DNS query check (drop or NXDOMAIN via XDP_TX, event)
@@ -68,6 +69,7 @@ static __always_inline int fw_xdp_body(struct xdp_md *ctx, struct fw_stats *s, _
 	struct fw_pkt pkt = {};
 	struct fw_clock clock = {};
 	__u32 ifindex = ctx->ingress_ifindex;
+	__u32 gen = fw_policy_gen();
 	int rc;
 
 	FW_STAT_ADD(s, bytes, data_end - data);
@@ -87,8 +89,8 @@ static __always_inline int fw_xdp_body(struct xdp_md *ctx, struct fw_stats *s, _
 			fw_flow_key_fill(&fkey, &pkt, ifindex);
 			fhash = fw_flow_hash(&fkey, fw_tbl.flow_seed);
 			flow = fw_flow_find(&fkey, fhash);
-			if (flow && (flow->v.flags & FW_FLOW_TRUSTED) && (features & FW_F_TRUSTED_OFFLOAD)) {
-				fw_flow_touch(&flow->v, &pkt, s);
+			if (flow && (features & FW_F_TRUSTED_OFFLOAD) && fw_flow_trusted(&flow->v, gen)) {
+				fw_flow_touch(&flow->v, &pkt, s, gen);
 				FW_STAT_INC(s, flows_trusted_fastpath);
 				return fw_finish(s, XDP_PASS);
 			}
@@ -134,9 +136,9 @@ static __always_inline int fw_xdp_body(struct xdp_md *ctx, struct fw_stats *s, _
 
 	if (features & FW_F_FLOW_TRACKING) {
 		if (flow)
-			fw_flow_touch(&flow->v, &pkt, s);
+			fw_flow_touch(&flow->v, &pkt, s, gen);
 		else
-			fw_flow_create(&fkey, fhash, &pkt, s, &clock);
+			fw_flow_create(&fkey, fhash, &pkt, s, &clock, gen);
 	}
 	return fw_finish(s, XDP_PASS);
 }

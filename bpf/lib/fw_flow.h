@@ -4,7 +4,9 @@
  * lookup alone cost 33 ns of the passing path). Flows are directional 5-tuples plus the ingress
  * ifindex (IPv4 and IPv6; ICMP echo id / type-code take the port slots, non-first fragments and
  * unknown protocols have ports 0). A flow user space (or trusted_after_packets) marks trusted
- * skips the IP lists, rate limiting and DNS on later packets.
+ * skips the IP lists, rate limiting and DNS on later packets, as long as no list, feature or
+ * limiter changed since it last passed them (trust_gen == fw_cfg.policy_gen; a stale stamp costs
+ * the flow one full check, which stamps it again if it still passes).
  * New flows are sampled (1 of 2^flow_sample_shift); existing flows are always updated.
  *
  * Cost choices (measured with flywall_bench; this runs for every tracked packet):
@@ -80,8 +82,23 @@ static __always_inline __u64 fw_flow_now(void)
 	return fw_fast_now();
 }
 
+/* The policy generation a packet is judged under: read once, before any list is consulted, so a
+ * stamp never claims a newer policy than the checks saw (fw_xdp_config.policy_gen). */
+static __always_inline __u32 fw_policy_gen(void)
+{
+	return *(volatile __u32 *)&fw_cfg.policy_gen;
+}
+
+/* Whether the flow may skip the checks: trusted, and trusted under the current policy. */
+static __always_inline int fw_flow_trusted(const struct fw_flow_value *v, __u32 gen)
+{
+	return (v->flags & FW_FLOW_TRUSTED) && v->trust_gen == gen;
+}
+
+/* A packet of the flow passed every check under policy generation `gen` (or is on the trusted
+ * path, where trust_gen already equals gen). */
 static __always_inline void fw_flow_touch(struct fw_flow_value *v, const struct fw_pkt *p,
-					  struct fw_stats *s)
+					  struct fw_stats *s, __u32 gen)
 {
 	__u32 after = fw_cfg.trusted_after_packets;
 	__u64 now = fw_flow_now();
@@ -94,6 +111,8 @@ static __always_inline void fw_flow_touch(struct fw_flow_value *v, const struct 
 		v->last_seen_ns = now;
 	if (p->l4_proto == IPPROTO_TCP && (v->tcp_flags_seen | p->tcp_flags) != v->tcp_flags_seen)
 		v->tcp_flags_seen |= p->tcp_flags;
+	if (v->trust_gen != gen)
+		v->trust_gen = gen; /* plain store: a lost race only costs one more full check */
 	if (after && !(v->flags & FW_FLOW_TRUSTED) && packets >= after) {
 		/* atomic: user space may be flipping the trusted bit of this flow right now */
 		/* 64-bit or on {flags, tcp_flags_seen, pad} (8-aligned): no 32-bit atomics in
@@ -105,7 +124,7 @@ static __always_inline void fw_flow_touch(struct fw_flow_value *v, const struct 
 
 /* A flow seen for the first time (after the checks passed): sample, insert, announce. */
 static __always_inline void fw_flow_create(struct fw_flow_key *k, __u64 h, const struct fw_pkt *p,
-					   struct fw_stats *s, struct fw_clock *clock)
+					   struct fw_stats *s, struct fw_clock *clock, __u32 gen)
 {
 	__u32 shift = fw_cfg.flow_sample_shift & 31;
 	struct fw_flow_slot *slot;
@@ -137,6 +156,7 @@ static __always_inline void fw_flow_create(struct fw_flow_key *k, __u64 h, const
 	slot->v.bytes = p->len;
 	slot->v.tcp_flags_seen = p->l4_proto == IPPROTO_TCP ? p->tcp_flags : 0;
 	slot->v.flags = 0;
+	slot->v.trust_gen = gen;
 	slot->v.rl_credit = 0;
 	if (fw_cfg.trusted_after_packets == 1) {
 		slot->v.flags = FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED;

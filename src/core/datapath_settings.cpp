@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/policy_generation.hpp"
 #include "runtime/ratelimit.hpp"
 
 namespace flywall {
@@ -64,6 +65,7 @@ Status apply_settings(const config::Config& cfg, fw_xdp_config& out) {
     out.trusted_after_packets = static_cast<__u32>(std::min<std::uint64_t>(cfg.flows.trusted_after_packets, UINT32_MAX));
     out.max_events_per_sec = cfg.ebpf.performance.max_events_per_sec;
     out.event_burst = cfg.ebpf.performance.max_events_per_sec;
+    bump_policy_generation(out);
     return {};
 }
 

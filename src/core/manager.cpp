@@ -189,6 +189,7 @@ Status Manager::register_features() {
                 if (enabled) __atomic_fetch_or(tcf, b.tc_bits, __ATOMIC_SEQ_CST);
                 else __atomic_fetch_and(tcf, ~b.tc_bits, __ATOMIC_SEQ_CST);
             }
+            bump_policy_generation(xdp_->config());
             return {};
         }));
     }
@@ -351,6 +352,7 @@ void Manager::resync_feature_bits() {
     while (!__atomic_compare_exchange_n(features, &cur, (cur & ~managed) | want, false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_SEQ_CST)) {
     }
+    bump_policy_generation(xdp_->config());
     // The TC bits do not depend on the config; the apply hooks keep them in step.
 }
 

@@ -85,7 +85,9 @@ std::string_view to_string(DomainAction action) {
     return "unknown";
 }
 
-DomainBlocklist DomainBlocklist::of(const XdpFastPath& fp) { return {fp.dns_exact(), fp.dns_bloom()}; }
+DomainBlocklist DomainBlocklist::of(const XdpFastPath& fp) {
+    return {fp.dns_exact(), fp.dns_bloom(), fp.policy_gen_word()};
+}
 
 namespace {
 fw_dns_entry entry_of(const DomainRule& r, const std::vector<uint8_t>& wire) {
@@ -114,6 +116,7 @@ Status DomainBlocklist::add(const DomainRule& rule) {
     if (existing && !same_name(*existing, entry)) return collision(rule.domain, *existing);
     FW_TRY(bloom_.push(static_cast<__u64>(domain_bloom_hash(key))));
     FW_TRY(exact_.update(key, entry));
+    bump_policy_generation(policy_gen_);
     return {};
 }
 
@@ -137,7 +140,9 @@ Result<size_t> DomainBlocklist::add_many(std::span<const DomainRule> rules) {
             return collision(r.domain, values[it->second]);
     }
     for (const auto& k : keys) FW_TRY(bloom_.push(static_cast<__u64>(domain_bloom_hash(k))));
-    return exact_.update_batch(keys, values);
+    auto written = exact_.update_batch(keys, values);
+    bump_policy_generation(policy_gen_);  // also after a partial batch: some entries are in
+    return written;
 }
 
 Result<bool> DomainBlocklist::remove(std::string_view domain) {

@@ -61,8 +61,9 @@ struct DomainEntry {
 // Non-owning: the XdpFastPath (or whoever owns the maps) must outlive it.
 class DomainBlocklist {
 public:
-    DomainBlocklist(Map<fw_dns_key, fw_dns_entry> exact, BloomMap<__u64> bloom)
-        : exact_(std::move(exact)), bloom_(std::move(bloom)) {}
+    // policy_gen: the program's fw_xdp_config.policy_gen, bumped after every change (null: none).
+    DomainBlocklist(Map<fw_dns_key, fw_dns_entry> exact, BloomMap<__u64> bloom, __u32* policy_gen = nullptr)
+        : exact_(std::move(exact)), bloom_(std::move(bloom)), policy_gen_(policy_gen) {}
     static DomainBlocklist of(const XdpFastPath& fp);
 
     // Bloom first, then the exact entry: a query sees the domain blocked once add() returns.
@@ -84,6 +85,7 @@ public:
 private:
     Map<fw_dns_key, fw_dns_entry> exact_;
     BloomMap<__u64> bloom_;
+    __u32* policy_gen_ = nullptr;
 };
 
 }  // namespace flywall

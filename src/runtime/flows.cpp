@@ -143,17 +143,17 @@ Result<bool> FlowTable::set_trusted(const fw_flow_key& key, bool trusted) {
     const auto tag = w.tag;
     size_t changed = 0;
     slot_table::for_each_match(slots_, base, tag, k, [&](uint32_t, fw_flow_slot& s) {
-        std::atomic_ref<__u32> flags(s.v.flags);
+        std::atomic_ref<__u16> flags(s.v.flags);
         if (!trusted) {
-            flags.fetch_and(~static_cast<__u32>(FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED));
+            flags.fetch_and(static_cast<__u16>(~(FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED)));
             ++changed;
             return;
         }
-        __u32 before = flags.fetch_or(FW_FLOW_TRUSTED);
+        __u16 before = flags.fetch_or(static_cast<__u16>(FW_FLOW_TRUSTED));
         // The slot may have changed hands between the match and the or: then the trust went to
         // another flow, which must not skip the checks. Undo it (unless it was trusted before).
         if (!slot_table::still_holds(s, tag, k)) {
-            if (!(before & FW_FLOW_TRUSTED)) flags.fetch_and(~static_cast<__u32>(FW_FLOW_TRUSTED));
+            if (!(before & FW_FLOW_TRUSTED)) flags.fetch_and(static_cast<__u16>(~FW_FLOW_TRUSTED));
             return;
         }
         ++changed;
@@ -171,7 +171,8 @@ Result<bool> FlowTable::store(const fw_flow_key& key, const fw_flow_value& value
     std::atomic_ref<__u64>(v.last_seen_ns).store(value.last_seen_ns);
     std::atomic_ref<__u64>(v.packets).store(value.packets);
     std::atomic_ref<__u64>(v.bytes).store(value.bytes);
-    std::atomic_ref<__u32>(v.flags).store(value.flags);
+    std::atomic_ref<__u16>(v.flags).store(value.flags);
+    std::atomic_ref<__u32>(v.trust_gen).store(value.trust_gen);
     std::atomic_ref<__u8>(v.tcp_flags_seen).store(value.tcp_flags_seen);
     return true;
 }

@@ -395,6 +395,9 @@ void IpLists::publish_table_bits() {
     auto& cfg = fp_->config();
     uint32_t bits = table_bits();
     __atomic_store_n(&cfg.tables, (cfg.tables & ~kListTableBits) | bits, __ATOMIC_RELEASE);
+    // Every add, remove, clear and rebuild ends here after its entries are written (removes
+    // come here before deleting, which only loosens the lists): trusted flows are checked again.
+    bump_policy_generation(cfg);
 }
 
 void IpLists::publish_hash_skip() {

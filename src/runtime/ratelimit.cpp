@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "runtime/policy_generation.hpp"
 #include "runtime/slot_table.hpp"
 #include "runtime/xdp_fastpath.hpp"
 
@@ -49,6 +50,7 @@ Status apply_rate_limits(fw_xdp_config& cfg, const RateLimitSettings& s) {
         cfg.features |= FW_F_RATE_LIMIT;
     else
         cfg.features &= ~static_cast<__u32>(FW_F_RATE_LIMIT);
+    bump_policy_generation(cfg);
     return {};
 }
 

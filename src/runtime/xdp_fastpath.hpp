@@ -17,6 +17,7 @@
 #include "runtime/bloom_map.hpp"
 #include "runtime/loader.hpp"
 #include "runtime/map.hpp"
+#include "runtime/policy_generation.hpp"
 
 namespace flywall {
 
@@ -70,6 +71,9 @@ public:
     // Live runtime configuration (mmapped .bss): writes take effect on the next packet.
     fw_xdp_config& config() { return skel_->bss->fw_cfg; }
     const fw_xdp_config& config() const { return skel_->bss->fw_cfg; }
+    // The policy generation word (fw_xdp_config.policy_gen) for owners of lists that are not
+    // handed the whole config (DomainBlocklist).
+    __u32* policy_gen_word() const { return &skel_->bss->fw_cfg.policy_gen; }
 
     Map<__u32, fw_ip_entry> allow4() const { return {map_fd(skel_->maps.fw_allow4), "fw_allow4"}; }
     Map<__u32, fw_ip_entry> block4() const { return {map_fd(skel_->maps.fw_block4), "fw_block4"}; }

@@ -130,6 +130,26 @@ TEST_F(XdpDns, RemovedAndExpiredEntriesStopMatching) {
     EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP);
 }
 
+// A trusted DNS flow (a client's socket to its resolver) skips the DNS check only until a domain
+// is added: DomainBlocklist bumps the policy generation, so the next query is checked.
+TEST_F(XdpDns, DomainAddedLaterReachesATrustedFlow) {
+    fp_->config().features |= FW_F_FLOW_TRACKING | FW_F_TRUSTED_OFFLOAD;
+    auto pkt = dns_packet(dns_query_payload(wire_of("late.example")));
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    auto k = make_flow_key("198.18.0.10", "198.18.0.53", 40000, 53, 17, 1);
+    ASSERT_TRUE(k.ok());
+    auto t = FlowTable::of(*fp_).set_trusted(*k, true);
+    ASSERT_TRUE(t.ok() && *t);
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    EXPECT_EQ(stats_of(*fp_).flows_trusted_fastpath, 1u);
+    ASSERT_TRUE(DomainBlocklist::of(*fp_).add({"late.example"}).ok());
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP);
+    std::vector<DomainRule> more{{"later.example"}};
+    ASSERT_TRUE(DomainBlocklist::of(*fp_).add_many(more).ok());
+    EXPECT_EQ(run_verdict(*fp_, dns_packet(dns_query_payload(wire_of("x.later.example")))), XDP_DROP);
+    EXPECT_EQ(stats_of(*fp_).flows_trusted_fastpath, 1u);
+}
+
 // ---- NXDOMAIN byte for byte ----
 
 uint16_t rd16(const Bytes& b, size_t off) { return uint16_t(b[off] << 8 | b[off + 1]); }

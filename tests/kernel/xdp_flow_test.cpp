@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "runtime/flows.hpp"
+#include "runtime/iplists.hpp"
 #include "xdp_feature_util.hpp"
 
 using namespace flywall;
@@ -76,39 +77,75 @@ TEST_F(XdpFlow, CountersAndFlagsOverSeveralPackets) {
     EXPECT_EQ(stats_of(*fp_).flows_new, 2u);
 }
 
-TEST_F(XdpFlow, TrustedFlowSkipsBlocklistOnlyWhileOffloadIsOn) {
+// A trusted flow skips the lists only while the policy it was checked under is current: a block
+// added later through IpLists (as the API, the config and the learning engine do) reaches it on
+// its next packet. Before the policy generation, the trusted flow kept passing until idle.
+TEST_F(XdpFlow, TrustedFlowIsCheckedAgainAfterTheListsChange) {
     auto table = FlowTable::of(*fp_);
+    IpLists lists(*fp_);
     auto pkt = tcp4("198.18.0.2", 2222, 0x10);
     EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
     auto mark = table.set_trusted(key4("198.18.0.2", 2222), true);
     ASSERT_TRUE(mark.ok() && *mark);
-    block("198.18.0.2");
-    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS) << "trusted flow: blocklist not consulted";
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    EXPECT_EQ(stats_of(*fp_).flows_trusted_fastpath, 1u) << "trusted under the current policy: fast path";
+
+    const __u32 gen = fp_->config().policy_gen;
+    ASSERT_TRUE(lists.add("198.18.0.2", IpListKind::Block).ok());
+    EXPECT_GT(fp_->config().policy_gen, gen) << "a list change bumps the generation";
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP) << "trusted flow of a blocked source";
     EXPECT_EQ(run_verdict(*fp_, tcp4("198.18.0.2", 2223, 0x10)), XDP_DROP) << "other flow of the source";
     auto st = stats_of(*fp_);
     EXPECT_EQ(st.flows_trusted_fastpath, 1u);
-    EXPECT_EQ(st.blocklist_hits, 1u);
+    EXPECT_EQ(st.blocklist_hits, 4u);
+    auto v = table.lookup(key4("198.18.0.2", 2222));
+    ASSERT_TRUE(v.ok() && v->has_value());
+    EXPECT_TRUE((*v)->flags & FW_FLOW_TRUSTED) << "the mark stays; the stale stamp is what sends it to the checks";
+
+    // Unblocked: the next packet passes the checks and stamps the flow; the one after is fast again.
+    ASSERT_TRUE(lists.remove("198.18.0.2", IpListKind::Block).ok());
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    EXPECT_EQ(stats_of(*fp_).flows_trusted_fastpath, 1u);
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    EXPECT_EQ(stats_of(*fp_).flows_trusted_fastpath, 2u);
 
     fp_->config().features &= ~static_cast<__u32>(FW_F_TRUSTED_OFFLOAD);
+    ASSERT_TRUE(lists.add("198.18.0.2", IpListKind::Block).ok());
     EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP) << "offload switched off";
     fp_->config().features |= FW_F_TRUSTED_OFFLOAD;
     auto unmark = table.set_trusted(key4("198.18.0.2", 2222), false);
     ASSERT_TRUE(unmark.ok() && *unmark);
-    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP) << "untrusted again";
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP) << "untrusted";
     auto missing = table.set_trusted(key4("198.18.0.99", 1), true);
     ASSERT_TRUE(missing.ok());
     EXPECT_FALSE(*missing);
 }
 
-TEST_F(XdpFlow, AutoTrustAfterNPackets) {
+// Without a list change the trusted path really skips the lists: a map written behind IpLists'
+// back (no generation bump) is not consulted. This is what makes the bump load-bearing.
+TEST_F(XdpFlow, TrustedFlowSkipsTheListsWhileThePolicyIsUnchanged) {
+    auto pkt = tcp4("198.18.0.5", 5555, 0x10);
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    ASSERT_TRUE(FlowTable::of(*fp_).set_trusted(key4("198.18.0.5", 5555), true).ok());
+    block("198.18.0.5");
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    EXPECT_EQ(stats_of(*fp_).flows_trusted_fastpath, 1u);
+    bump_policy_generation(fp_->config());
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP);
+}
+
+TEST_F(XdpFlow, AutoTrustAfterNPacketsUntilABlockArrives) {
     fp_->config().trusted_after_packets = 3;
+    IpLists lists(*fp_);
     auto pkt = tcp4("198.18.0.3", 3333, 0x10);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
     auto v = FlowTable::of(*fp_).lookup(key4("198.18.0.3", 3333));
     ASSERT_TRUE(v.ok() && v->has_value());
     EXPECT_EQ((*v)->flags, uint32_t(FW_FLOW_TRUSTED | FW_FLOW_AUTO_TRUSTED));
-    block("198.18.0.3");
     EXPECT_EQ(run_verdict(*fp_, pkt), XDP_PASS);
+    EXPECT_EQ(stats_of(*fp_).flows_trusted_fastpath, 1u);
+    ASSERT_TRUE(lists.add("198.18.0.0/24", IpListKind::Block).ok());  // a CIDR (LPM) block too
+    EXPECT_EQ(run_verdict(*fp_, pkt), XDP_DROP);
     auto st = stats_of(*fp_);
     EXPECT_EQ(st.flows_auto_trusted, 1u);
     EXPECT_EQ(st.flows_trusted_fastpath, 1u);

@@ -89,7 +89,12 @@ struct fw_xdp_config {
 	 * bpf_ktime_get_ns() reads, so the daemon never needs kernel BPF statistics (which make every
 	 * BPF program on the host pay two clock reads per run). 0 = every packet; 0..63. */
 	__u32 time_sample_shift;
-	__u32 pad_time;            /* 0 */
+	/* Policy generation: user space adds one after every change of the IP or domain lists,
+	 * the features or the limiter (after the change is in the maps). A trusted flow skips the
+	 * checks only while its trust_gen equals this; an older stamp sends its next packet
+	 * through every check, and a packet that passes them stamps the flow again. So a block
+	 * added later reaches established trusted flows at once (one compare per packet). */
+	__u32 policy_gen;
 };
 
 #define FW_TIME_SAMPLE_SHIFT_DEFAULT 10 /* 1 packet in 1024 */
@@ -272,9 +277,10 @@ struct fw_flow_value {
 	__u64 last_seen_ns;
 	__u64 packets;
 	__u64 bytes;
-	__u32 flags;          /* fw_flow_flag */
+	__u16 flags;          /* fw_flow_flag */
 	__u8 tcp_flags_seen;  /* OR of TCP flags */
-	__u8 pad[3];
+	__u8 pad;
+	__u32 trust_gen;      /* fw_xdp_config.policy_gen when the flow last passed every check */
 	/* Rate-limit tokens this flow already charged to its source's buckets and not used yet
 	 * (bpf/lib/fw_ratelimit.h, "batched charging"): expiry, packets and bytes, bit layout
 	 * there (FW_CR_*). */
