@@ -610,6 +610,7 @@ Config read_config(Context& ctx, const hcl::Body& body) {
     Config cfg;
     BodyReader top(ctx, body, "at top level");
     top.string("pin_path", cfg.pin_path, absolute_path);
+    top.boolean("detach_on_exit", cfg.detach_on_exit);
     top.choice("log_level", cfg.log_level, log_levels());
 
     if (const hcl::Block* b = top.single_block("ebpf")) read_ebpf(ctx, b->body, cfg.ebpf);
@@ -815,6 +816,7 @@ private:
 std::string to_hcl(const Config& c) {
     HclWriter w;
     w.attr_str("pin_path", c.pin_path);
+    w.attr_bool("detach_on_exit", c.detach_on_exit);
     w.attr_str("log_level", to_string(c.log_level));
 
     w.open("ebpf");
@@ -968,6 +970,7 @@ nlohmann::json to_json(const Config& c) {
                        {"port", p.port}});
     return json{
         {"pin_path", c.pin_path},
+        {"detach_on_exit", c.detach_on_exit},
         {"log_level", to_string(c.log_level)},
         {"ebpf",
          {{"enabled", c.ebpf.enabled},

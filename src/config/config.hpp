@@ -156,6 +156,10 @@ struct IpsConfig {
 
 struct Config {
     std::string pin_path = "/sys/fs/bpf/flywall";  // absolute path
+    // SIGTERM/SIGINT: false leaves the programs attached (running on their last state) for the
+    // next instance to take over; true removes every attachment and pin (`flywall stop --detach`
+    // does that for a daemon that already left).
+    bool detach_on_exit = false;
     LogLevel log_level = LogLevel::Info;
     EbpfConfig ebpf;
     std::vector<InterfaceConfig> interfaces;  // names unique, file order

@@ -4,6 +4,9 @@
 # your own file.
 
 pin_path  = "/sys/fs/bpf/flywall"
+# The lab: Ctrl-C leaves no program attached and no pin behind. A production config leaves this
+# false, so a restart or upgrade takes the running datapath over without a gap.
+detach_on_exit = true
 log_level = "info"
 
 ebpf {

@@ -120,6 +120,7 @@ t_write_config() {
     local conf=${1:-$T_CONF}
     cat >"$conf" <<EOF
 pin_path  = "$T_PIN"
+detach_on_exit = ${T_DETACH_ON_EXIT:-true}
 log_level = "info"
 
 ebpf {
