@@ -182,7 +182,7 @@ private:
     Error rebuild_after_failure(Error err);
 
     // Per exact store (index fw_ft_table): fast-table occupancy and overflow entries. Updated by
-    // the store adapters in iplists.cpp, also from const members' lookups (which only read).
+    // the store adapters in iplists_store.hpp, also from const members' lookups (which only read).
     struct ExactState {
         FtCounts ft;
         size_t overflow = 0;
