@@ -188,7 +188,9 @@ Result<json> ManagerBackend::hooks() {
                {"attach_point", std::string(to_string(h.attach_point))},
                {"mode", nullptr},
                {"mode_requested", nullptr},
-               {"fallback_reason", nullptr}};
+               {"fallback_reason", nullptr},
+               // the program a previous instance left attached that this hook replaced, or null
+               {"took_over_prog_id", h.took_over_prog_id ? json(h.took_over_prog_id) : json(nullptr)}};
         if (h.mode_obtained) j["mode"] = std::string(to_string(*h.mode_obtained));
         if (h.mode_requested) j["mode_requested"] = std::string(to_string(*h.mode_requested));
         if (!h.fallback_reason.empty()) j["fallback_reason"] = h.fallback_reason;

@@ -239,7 +239,9 @@ std::vector<MapRef> Manager::all_maps() const {
 }
 
 Status Manager::attach_interface(const config::InterfaceConfig& iface) {
-    auto r = hooks_.attach_xdp(xdp_->prog_fd(), iface.name, hook_mode(iface.xdp_mode));
+    // Takeover: a previous instance's program (left by SIGKILL, or by SIGTERM with
+    // detach_on_exit = false) is replaced in one step; our lists are already in the maps.
+    auto r = hooks_.attach_xdp(xdp_->prog_fd(), iface.name, hook_mode(iface.xdp_mode), Takeover::Orphaned);
     if (!r.ok()) return std::move(r).error().wrap("attach xdp_blocklist to " + iface.name);
     iface_hooks_[iface.name].push_back(r->id);
     if (iface.tc) {
@@ -248,7 +250,8 @@ Status Manager::attach_interface(const config::InterfaceConfig& iface) {
             return Error::from_errno(ENOTSUP, "interface " + iface.name + " asks for tc = true, but the TC classifier did not load");
         }
         for (TcDirection dir : {TcDirection::Ingress, TcDirection::Egress}) {
-            auto t = hooks_.attach_tc(tc_->prog_fd(), iface.name, dir);
+            auto t = hooks_.attach_tc(tc_->prog_fd(), iface.name, dir,
+                                      TcOptions{kTcClassifierPriority, kTcClassifierHandle, Takeover::Orphaned});
             if (!t.ok()) {
                 (void)detach_interface(iface.name);
                 return std::move(t).error().wrap(std::string("attach tc_classifier to ") + iface.name +
@@ -487,7 +490,13 @@ void Manager::stop() {
     sockets_.stop();
     if (event_log_) event_log_->stop();
     if (events_) events_->stop();
-    if (auto st = hooks_.detach_all(); !st.ok()) spdlog::warn("flywall: detach: {}", st.error().message());
+    // detach_on_exit = false: the programs stay attached on their maps (and pins) until the next
+    // instance replaces them or `flywall stop --detach` removes them.
+    const bool detach = cfg_.detach_on_exit;
+    if (!detach)
+        hooks_.leave_attached();
+    else if (auto st = hooks_.detach_all(); !st.ok())
+        spdlog::warn("flywall: detach: {}", st.error().message());
     iface_hooks_.clear();
     event_log_.reset();
     governor_.reset();
@@ -498,7 +507,8 @@ void Manager::stop() {
     domains_.reset();
     flows_.reset();
     kernel_stats_.close();
-    if (pins_) pins_->unpin_all();
+    if (pins_ && detach) pins_->unpin_all();
+    if (pins_ && !detach) pins_->keep_pins();
     xdp_.reset();
     pins_.reset();
 }

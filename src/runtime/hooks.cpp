@@ -1,4 +1,5 @@
 #include "runtime/hooks.hpp"
+#include "runtime/orphans.hpp"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -18,8 +19,10 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 namespace flywall {
@@ -203,61 +206,6 @@ bpf_tc_attach_point tc_point(AttachPoint p) {
     return p == AttachPoint::TcIngress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
 }
 
-// True when any filter (anyone's) sits on the clsact ingress or egress hook of `ifindex`.
-// libbpf 1.1 can only query a known handle/priority, so this dumps filters over rtnetlink.
-Result<bool> clsact_has_filters(int ifindex) {
-    for (const __u32 parent : {TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
-                               TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)}) {
-        UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-        if (!sock) return Error::from_errno(errno, "open rtnetlink socket");
-        struct {
-            nlmsghdr nh;
-            tcmsg tc;
-        } req{};
-        req.nh.nlmsg_len = sizeof(req);
-        req.nh.nlmsg_type = RTM_GETTFILTER;
-        req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        req.nh.nlmsg_seq = 1;
-        req.tc.tcm_family = AF_UNSPEC;
-        req.tc.tcm_ifindex = ifindex;
-        req.tc.tcm_parent = parent;
-        if (::send(sock.get(), &req, sizeof(req), 0) < 0)
-            return Error::from_errno(errno, "dump tc filters");
-
-        alignas(nlmsghdr) std::array<char, 32768> buf{};
-        bool done = false;
-        while (!done) {
-            const ssize_t n = ::recv(sock.get(), buf.data(), buf.size(), 0);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return Error::from_errno(errno, "dump tc filters");
-            }
-            if (n == 0) break;
-            int len = static_cast<int>(n);
-            for (auto* nh = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(nh, len);
-                 nh = NLMSG_NEXT(nh, len)) {
-                if (nh->nlmsg_type == NLMSG_DONE) {
-                    done = true;
-                    break;
-                }
-                if (nh->nlmsg_type == NLMSG_ERROR) {
-                    const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(nh));
-                    // No clsact (EINVAL) or no device (ENODEV): nothing can be attached there.
-                    if (e->error == -EINVAL || e->error == -ENOENT || e->error == -ENODEV) {
-                        done = true;
-                        break;
-                    }
-                    if (e->error != 0) return Error::from_neg(e->error, "dump tc filters");
-                    done = true;
-                    break;
-                }
-                if (nh->nlmsg_type == RTM_NEWTFILTER) return true;
-            }
-        }
-    }
-    return false;
-}
-
 }  // namespace
 
 HookManager::~HookManager() {
@@ -282,7 +230,7 @@ HookManager& HookManager::operator=(HookManager&& other) noexcept {
 }
 
 Result<XdpAttachment> HookManager::attach_xdp(int prog_fd, const InterfaceRef& iface,
-                                              XdpMode mode) {
+                                              XdpMode mode, Takeover takeover) {
     FW_TRY_ASSIGN(Interface dev, resolve(iface));
     const std::string where = "attach xdp to " + describe_if(dev);
     auto prog_r = take_program(prog_fd, BPF_PROG_TYPE_XDP);
@@ -298,13 +246,41 @@ Result<XdpAttachment> HookManager::attach_xdp(int prog_fd, const InterfaceRef& i
 
     std::string fallback_reason;
     std::optional<XdpMode> attached;
+    std::uint32_t took_over = 0;
     for (const XdpMode m : tries) {
         const std::string ctx = where + " (" + std::string(to_string(m)) + ")";
-        const int rc = bpf_xdp_attach(dev.index, prog.fd.get(),
-                                      XDP_FLAGS_UPDATE_IF_NOEXIST | xdp_mode_flag(m), nullptr);
+        int rc = bpf_xdp_attach(dev.index, prog.fd.get(),
+                                XDP_FLAGS_UPDATE_IF_NOEXIST | xdp_mode_flag(m), nullptr);
         if (rc == 0) {
             attached = m;
             break;
+        }
+        if ((rc == -EBUSY || rc == -EEXIST) && takeover == Takeover::Orphaned) {
+            // Replace what a previous instance left, in the mode it runs in: one
+            // XDP_FLAGS_REPLACE, so the device is never without a program.
+            FW_TRY_ASSIGN(const bpf_xdp_query_opts q, xdp_query(dev.index, where + ": query the attached program"));
+            std::optional<XdpMode> old_mode;
+            for (const XdpMode om : {XdpMode::Native, XdpMode::Generic, XdpMode::Offload})
+                if (xdp_slot_prog_id(q, om) != 0) old_mode = om;
+            if (!old_mode) continue;  // detached meanwhile: the next try attaches normally
+            const __u32 old_id = xdp_slot_prog_id(q, *old_mode);
+            if (mode != XdpMode::Auto && mode != *old_mode)
+                return Error::from_errno(EBUSY, where + ": the previous instance's program id " +
+                                                    std::to_string(old_id) + " runs in " +
+                                                    std::string(to_string(*old_mode)) + " mode, not " +
+                                                    std::string(to_string(mode)) +
+                                                    "; `flywall stop --detach` removes it");
+            FW_TRY_ASSIGN(UniqueFd old, orphan_of(old_id, prog.name, where));
+            LIBBPF_OPTS(bpf_xdp_attach_opts, ro, .old_prog_fd = old.get());
+            rc = bpf_xdp_attach(dev.index, prog.fd.get(), XDP_FLAGS_REPLACE | xdp_mode_flag(*old_mode), &ro);
+            if (rc == 0) {
+                attached = *old_mode;
+                took_over = old_id;
+                spdlog::info("hooks: {}: replaced program id {} left by a previous instance ({} mode)", dev.name,
+                             old_id, to_string(*old_mode));
+                break;
+            }
+            return Error::from_neg(rc, where + ": replace the previous instance's program id " + std::to_string(old_id));
         }
         Error err = Error::from_neg(rc, ctx);
         const bool last = m == tries.back();
@@ -357,10 +333,11 @@ Result<XdpAttachment> HookManager::attach_xdp(int prog_fd, const InterfaceRef& i
     hook.info.mode_requested = mode;
     hook.info.mode_obtained = obtained;
     hook.info.fallback_reason = fallback_reason;
+    hook.info.took_over_prog_id = took_over;
     hook.prog = std::move(prog.fd);
     const HookId id = hook.info.id;
     hooks_.emplace(id, std::move(hook));
-    return XdpAttachment{id, obtained, fallback_reason};
+    return XdpAttachment{id, obtained, fallback_reason, took_over};
 }
 
 Result<TcAttachment> HookManager::attach_tc(int prog_fd, const InterfaceRef& iface,
@@ -384,7 +361,28 @@ Result<TcAttachment> HookManager::attach_tc(int prog_fd, const InterfaceRef& ifa
 
     LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog.fd.get(), .handle = tc_opts.handle,
                 .priority = tc_opts.priority);
-    if (const int rc = bpf_tc_attach(&hook, &opts); rc < 0) {
+    std::uint32_t took_over = 0;
+    int rc = bpf_tc_attach(&hook, &opts);
+    if (rc == -EEXIST && tc_opts.takeover == Takeover::Orphaned && tc_opts.handle && tc_opts.priority) {
+        // A filter of a previous instance at our slot: replace it in place (one netlink
+        // change, atomic for packets).
+        LIBBPF_OPTS(bpf_tc_opts, q, .handle = tc_opts.handle, .priority = tc_opts.priority);
+        if (const int qrc = bpf_tc_query(&hook, &q); qrc < 0)
+            return Error::from_neg(qrc, where + ": query the filter at our handle/priority");
+        FW_TRY_ASSIGN(UniqueFd old, orphan_of(q.prog_id, prog.name, where));
+        LIBBPF_OPTS(bpf_tc_opts, ro, .prog_fd = prog.fd.get(), .flags = BPF_TC_F_REPLACE,
+                    .handle = tc_opts.handle, .priority = tc_opts.priority);
+        rc = bpf_tc_attach(&hook, &ro);
+        if (rc == 0) {
+            took_over = q.prog_id;
+            opts.handle = ro.handle;
+            opts.priority = ro.priority;
+            // The previous instance created the qdisc; it goes when the last filter does.
+            created = true;
+            spdlog::info("hooks: {}: replaced program id {} left by a previous instance", where, took_over);
+        }
+    }
+    if (rc < 0) {
         Error err = Error::from_neg(rc, where);
         if (rc == -EEXIST)
             err.detail = "a filter already exists at handle " + std::to_string(tc_opts.handle) +
@@ -411,10 +409,11 @@ Result<TcAttachment> HookManager::attach_tc(int prog_fd, const InterfaceRef& ifa
     h.info.tc_handle = opts.handle;
     h.info.tc_priority = opts.priority;
     h.info.created_clsact = created;
+    h.info.took_over_prog_id = took_over;
     h.prog = std::move(prog.fd);
     const HookId id = h.info.id;
     hooks_.emplace(id, std::move(h));
-    return TcAttachment{id, opts.handle, opts.priority, created};
+    return TcAttachment{id, opts.handle, opts.priority, created, took_over};
 }
 
 Result<SocketAttachment> HookManager::attach_socket_filter(
@@ -556,6 +555,15 @@ Status HookManager::detach_all() {
     }
     if (first) return std::move(*first);
     return {};
+}
+
+void HookManager::leave_attached() {
+    for (auto& [id, hook] : hooks_) {
+        if (hook.info.attach_point == AttachPoint::Socket) continue;
+        spdlog::info("hooks: leaving {} attached to {} (program id {}) for the next instance",
+                     hook.info.program_name, hook.info.ifname, hook.info.prog_id);
+    }
+    hooks_.clear();  // program fds and sockets close; attachments keep the programs alive
 }
 
 std::vector<HookInfo> HookManager::list() const {

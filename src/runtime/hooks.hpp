@@ -5,6 +5,10 @@
 //  * XDP is attached with XDP_FLAGS_UPDATE_IF_NOEXIST, so a program someone else attached is
 //    never silently replaced, and detached with XDP_FLAGS_REPLACE against our own program fd,
 //    so a program someone else attached after us is never removed.
+//  * The one exception is Takeover::Orphaned: a program of the same name as ours that no process
+//    holds open is what a previous instance of the daemon left attached (SIGKILL, OOM, or SIGTERM
+//    with detach_on_exit = false). It is replaced atomically (XDP_FLAGS_REPLACE against its fd,
+//    tc filter replace at the same handle/priority), so there is no moment without a program.
 //  * TC filters are removed by their remembered handle/priority only while that slot still
 //    holds our program; the clsact qdisc is destroyed only if this manager created it and no
 //    filter (ours or foreign) remains in either direction.
@@ -33,6 +37,12 @@ namespace flywall {
 enum class XdpMode { Auto, Native, Generic, Offload };
 enum class AttachPoint { Xdp, TcIngress, TcEgress, Socket };
 enum class TcDirection { Ingress, Egress };
+
+// What an attach does when the slot already holds a program.
+enum class Takeover {
+    Never,     // fail (EBUSY/EEXIST): a program already there is never replaced
+    Orphaned,  // replace, atomically, a program of the same name that no process holds open
+};
 
 // "auto", "native", "generic", "offload" (the names used in config and the API).
 [[nodiscard]] std::string_view to_string(XdpMode mode);
@@ -69,17 +79,21 @@ struct HookInfo {
     std::uint32_t tc_priority = 0;          // TC only
     bool created_clsact = false;            // TC only: this manager owns the clsact qdisc
     int socket_fd = -1;                     // socket only (owned by the manager)
+    std::uint32_t took_over_prog_id = 0;    // XDP/TC: the orphaned program this hook replaced
 };
 
 struct XdpAttachment {
     HookId id = 0;
     XdpMode obtained = XdpMode::Native;
     std::string fallback_reason;  // non-empty when Auto had to fall back to generic
+    std::uint32_t took_over_prog_id = 0;  // Takeover::Orphaned: the program replaced, or 0
 };
 
 struct TcOptions {
     std::uint32_t priority = 0;  // 0: the kernel picks one
     std::uint32_t handle = 0;    // 0: the kernel picks one
+    // Orphaned needs a fixed handle and priority: the slot a previous instance used.
+    Takeover takeover = Takeover::Never;
 };
 
 struct TcAttachment {
@@ -87,12 +101,22 @@ struct TcAttachment {
     std::uint32_t handle = 0;
     std::uint32_t priority = 0;
     bool created_clsact = false;
+    std::uint32_t took_over_prog_id = 0;
 };
 
 struct SocketAttachment {
     HookId id = 0;
     int fd = -1;  // borrowed: the manager owns the socket; valid until the hook is detached
 };
+
+// Removes what a previous instance left on `iface` when no process holds it any more: an XDP
+// program named `xdp_name`, tc filters at `tc_slot` (ingress and egress) running `tc_name`, and
+// the clsact qdisc once no filter is left. Returns one line per thing removed; a program some
+// process still holds is left alone and reported as an error.
+Result<std::vector<std::string>> remove_orphaned_attachments(const InterfaceRef& iface,
+                                                             std::string_view xdp_name,
+                                                             std::string_view tc_name,
+                                                             TcOptions tc_slot);
 
 enum class DetachOutcome {
     Detached,         // our program was removed
@@ -112,7 +136,10 @@ public:
 
     // Auto tries native then generic (not after EBUSY/EEXIST/EPERM: those mean a foreign
     // program or missing privilege, which generic mode would not fix).
-    Result<XdpAttachment> attach_xdp(int prog_fd, const InterfaceRef& iface, XdpMode mode);
+    // Takeover::Orphaned replaces an orphan in the mode it runs in (Auto) or fails when that
+    // is not the requested mode.
+    Result<XdpAttachment> attach_xdp(int prog_fd, const InterfaceRef& iface, XdpMode mode,
+                                     Takeover takeover = Takeover::Never);
 
     // Creates the clsact qdisc only when absent. A filter already at `opts` handle/priority
     // is never replaced.
@@ -128,6 +155,9 @@ public:
     Result<DetachOutcome> detach(HookId id);
     // Detaches everything; continues past failures and returns the first one.
     Status detach_all();
+    // Forgets every hook without detaching: XDP and TC programs stay attached (running on their
+    // maps) for the next instance to take over; socket filters close with their sockets.
+    void leave_attached();
 
     [[nodiscard]] std::vector<HookInfo> list() const;
     [[nodiscard]] std::size_t size() const { return hooks_.size(); }

@@ -1,5 +1,6 @@
 #include "runtime/loader.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
@@ -11,6 +12,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <sstream>
 
@@ -132,7 +134,11 @@ Result<PinDir> PinDir::acquire(const std::string& path) {
         return Error::from_errno(err, "lock pin directory " + path);
     }
     for (const auto& sub : {d.progs_dir(), d.maps_dir()}) {
-        if (mkdir(sub.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno(errno, "create " + sub);
+        if (mkdir(sub.c_str(), 0700) == 0) continue;
+        if (errno != EEXIST) return Error::from_errno(errno, "create " + sub);
+        // A previous instance's layout (left attached on purpose, or after a crash): the
+        // directory is flywall's, and goes when the datapath is detached.
+        d.created_dir_ = true;
     }
     return d;
 }
@@ -182,6 +188,23 @@ Status PinDir::pin_object(bpf_object* obj) {
         pins_.push_back(p);
     }
     return {};
+}
+
+std::vector<std::string> PinDir::remove_every_pin() {
+    std::vector<std::string> removed;
+    for (const auto& sub : {progs_dir(), maps_dir()}) {
+        std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(sub.c_str()), closedir);
+        if (!dir) continue;
+        while (const dirent* e = readdir(dir.get())) {
+            if (e->d_name[0] == '.') continue;
+            std::string p = sub + "/" + e->d_name;
+            if (unlink(p.c_str()) == 0) removed.push_back(p);
+        }
+    }
+    pins_.clear();
+    created_dir_ = true;  // everything under it is gone: the directory goes too
+    unpin_all();
+    return removed;
 }
 
 void PinDir::unpin_all() {

@@ -41,6 +41,12 @@ public:
     Status pin_object(bpf_object* obj);
     // Unlink the pins this owner made, then the directories if empty.
     void unpin_all();
+    // Leaves the pins in place (the datapath stays attached on them): forgets them, so the
+    // destructor removes nothing. The lock goes with the object.
+    void keep_pins() { pins_.clear(); path_.clear(); }
+    // Unlinks every pin under progs/ and maps/ (also those a previous instance left) and the
+    // directories; returns the paths removed.
+    std::vector<std::string> remove_every_pin();
     const std::vector<std::string>& pins() const { return pins_; }
 
 private:

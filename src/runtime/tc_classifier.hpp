@@ -80,6 +80,12 @@ fw_tc_flow_key tc_flow_key(uint8_t family, const uint8_t* saddr, uint16_t sport,
 // Defaults: flows, QoS, IPS, statistics and events on; 256 payload bytes scanned.
 fw_tc_config default_tc_config();
 
+// The tc filter slot (handle, priority) the classifier always takes on clsact ingress and egress:
+// fixed, so a new instance finds and replaces what a previous one left there, never adding a
+// second classifier beside it.
+inline constexpr std::uint32_t kTcClassifierHandle = 0xF1;
+inline constexpr std::uint32_t kTcClassifierPriority = 0xF1;
+
 class TcClassifier {
 public:
     static Result<TcClassifier> load();

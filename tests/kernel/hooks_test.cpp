@@ -13,6 +13,8 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 
 #include "runtime/fd.hpp"
 #include "runtime/hooks.hpp"
+#include "runtime/orphans.hpp"
 
 namespace flywall {
 namespace {
@@ -463,6 +466,149 @@ TEST_F(HooksKernel, DetachFromAnotherNamespaceActsInTheOriginalOne) {
     EXPECT_EQ(*dt, DetachOutcome::Detached);
     EXPECT_EQ(xdp_state(kVethA).prog_id, 0u);
     EXPECT_FALSE(has_clsact(kVethA));
+}
+
+// ---- takeover of what a previous instance left (SIGKILL, or SIGTERM with detach_on_exit = false) ----
+
+// Attaches `fd` with a HookManager that then leaves it attached, and closes `fd`: the program
+// is held by the attachment only, as after the daemon that attached it exited.
+std::uint32_t leave_orphan_xdp(UniqueFd& fd, const char* dev) {
+    HookManager gone;
+    auto r = gone.attach_xdp(fd.get(), dev, XdpMode::Native);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
+    const std::uint32_t id = prog_id(fd.get());
+    gone.leave_attached();
+    fd.reset();
+    return id;
+}
+
+TEST_F(HooksKernel, XdpTakeoverReplacesAnOrphanOfTheSameNameInOneStep) {
+    const std::uint32_t old_id = leave_orphan_xdp(xdp_, kVethA);
+    ASSERT_EQ(xdp_state(kVethA).drv_prog_id, old_id) << "left attached";
+    UniqueFd next = load_return_prog(BPF_PROG_TYPE_XDP, "fwh_xdp_pass", XDP_PASS);
+    ASSERT_TRUE(next);
+
+    HookManager hooks;
+    auto never = hooks.attach_xdp(next.get(), kVethA, XdpMode::Auto);
+    ASSERT_FALSE(never.ok()) << "without takeover an existing program is never replaced";
+    EXPECT_EQ(xdp_state(kVethA).drv_prog_id, old_id);
+
+    auto r = hooks.attach_xdp(next.get(), kVethA, XdpMode::Auto, Takeover::Orphaned);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->took_over_prog_id, old_id);
+    EXPECT_EQ(r->obtained, XdpMode::Native);
+    EXPECT_EQ(xdp_state(kVethA).drv_prog_id, prog_id(next.get()));
+    EXPECT_EQ(hooks.list().at(0).took_over_prog_id, old_id);
+    ASSERT_EQ(*hooks.detach(r->id), DetachOutcome::Detached);
+    EXPECT_EQ(xdp_state(kVethA).prog_id, 0u);
+}
+
+TEST_F(HooksKernel, XdpTakeoverLeavesForeignProgramsAndLiveInstancesAlone) {
+    const int idx = ifindex(kVethA);
+    UniqueFd next = load_return_prog(BPF_PROG_TYPE_XDP, "fwh_xdp_pass", XDP_PASS);
+    ASSERT_TRUE(next);
+    HookManager hooks;
+
+    // Another tool's program (another name) is never taken over.
+    ASSERT_EQ(bpf_xdp_attach(idx, foreign_xdp_.get(), XDP_FLAGS_DRV_MODE, nullptr), 0);
+    auto foreign = hooks.attach_xdp(next.get(), kVethA, XdpMode::Auto, Takeover::Orphaned);
+    ASSERT_FALSE(foreign.ok());
+    EXPECT_EQ(foreign.error().errnum(), EBUSY);
+    EXPECT_NE(foreign.error().message().find("of another tool"), std::string::npos) << foreign.error().message();
+    EXPECT_EQ(xdp_state(kVethA).drv_prog_id, prog_id(foreign_xdp_.get()));
+    ASSERT_EQ(bpf_xdp_detach(idx, XDP_FLAGS_DRV_MODE, nullptr), 0);
+
+    // Our name, but a live process (a running instance) holds it: not an orphan.
+    HookManager live;
+    auto mine = live.attach_xdp(xdp_.get(), kVethA, XdpMode::Native);
+    ASSERT_TRUE(mine.ok()) << mine.error().message();
+    const std::uint32_t old_id = prog_id(xdp_.get());
+    live.leave_attached();
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::pause();  // holds the inherited program fd until killed
+        ::_exit(0);
+    }
+    ASSERT_GT(child, 0);
+    xdp_.reset();  // only the child holds it now
+    auto held = hooks.attach_xdp(next.get(), kVethA, XdpMode::Auto, Takeover::Orphaned);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ASSERT_FALSE(held.ok()) << "a program a live process holds is not an orphan";
+    EXPECT_NE(held.error().message().find("held by running process " + std::to_string(child)), std::string::npos)
+        << held.error().message();
+    EXPECT_EQ(xdp_state(kVethA).drv_prog_id, old_id);
+
+    // The process is gone: now it is an orphan.
+    auto r = hooks.attach_xdp(next.get(), kVethA, XdpMode::Auto, Takeover::Orphaned);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->took_over_prog_id, old_id);
+}
+
+TEST_F(HooksKernel, TcTakeoverReplacesTheOrphanAtOurSlotWithoutAddingASecondFilter) {
+    const TcOptions slot{0xF1, 0xF1, Takeover::Orphaned};
+    std::uint32_t old_id = 0;
+    {
+        HookManager gone;
+        for (TcDirection d : {TcDirection::Ingress, TcDirection::Egress}) {
+            auto r = gone.attach_tc(tc_.get(), kVethA, d, slot);
+            ASSERT_TRUE(r.ok()) << r.error().message();
+        }
+        old_id = prog_id(tc_.get());
+        gone.leave_attached();
+        tc_.reset();
+    }
+    UniqueFd next = load_return_prog(BPF_PROG_TYPE_SCHED_CLS, "fwh_tc_ok", 0);
+    ASSERT_TRUE(next);
+    HookManager hooks;
+    auto never = hooks.attach_tc(next.get(), kVethA, TcDirection::Ingress, TcOptions{0xF1, 0xF1});
+    ASSERT_FALSE(never.ok());
+    EXPECT_EQ(never.error().errnum(), EEXIST);
+    std::vector<HookId> ids;
+    for (TcDirection d : {TcDirection::Ingress, TcDirection::Egress}) {
+        auto r = hooks.attach_tc(next.get(), kVethA, d, slot);
+        ASSERT_TRUE(r.ok()) << r.error().message();
+        EXPECT_EQ(r->took_over_prog_id, old_id);
+        ids.push_back(r->id);
+    }
+    for (const char* dir : {"ingress", "egress"}) {
+        const std::string out = run(std::string("tc filter show dev fwh-a ") + dir);
+        size_t filters = 0;
+        for (size_t at = out.find(" handle "); at != std::string::npos; at = out.find(" handle ", at + 1)) ++filters;
+        EXPECT_EQ(filters, 1u) << dir << ":\n" << out;
+        EXPECT_NE(out.find("id " + std::to_string(prog_id(next.get()))), std::string::npos) << out;
+    }
+    // The qdisc the previous instance created goes with the last filter.
+    for (HookId id : ids) ASSERT_EQ(*hooks.detach(id), DetachOutcome::Detached);
+    EXPECT_FALSE(has_clsact(kVethA));
+}
+
+TEST_F(HooksKernel, RemoveOrphanedAttachmentsTakesOnlyOurs) {
+    const TcOptions slot{0xF1, 0xF1};
+    const std::uint32_t xdp_id = leave_orphan_xdp(xdp_, kVethA);
+    {
+        HookManager gone;
+        ASSERT_TRUE(gone.attach_tc(tc_.get(), kVethA, TcDirection::Ingress, slot).ok());
+        gone.leave_attached();
+        tc_.reset();
+    }
+    // A foreign filter elsewhere on egress and a foreign XDP program on the peer stay.
+    HookManager foreign;
+    ASSERT_TRUE(foreign.attach_tc(foreign_tc_.get(), kVethA, TcDirection::Egress).ok());
+    ASSERT_EQ(bpf_xdp_attach(ifindex(kVethB), foreign_xdp_.get(), XDP_FLAGS_DRV_MODE, nullptr), 0);
+
+    auto r = remove_orphaned_attachments(kVethA, "fwh_xdp_pass", "fwh_tc_ok", slot);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    ASSERT_EQ(r->size(), 2u) << "xdp + tc ingress; the clsact stays for the foreign filter";
+    EXPECT_NE((*r)[0].find("xdp program id " + std::to_string(xdp_id)), std::string::npos) << (*r)[0];
+    EXPECT_EQ(xdp_state(kVethA).prog_id, 0u);
+    EXPECT_EQ(run("tc filter show dev fwh-a ingress").find("fwh_tc_ok"), std::string::npos);
+    EXPECT_NE(run("tc filter show dev fwh-a egress").find("fwh_tc_foreign"), std::string::npos);
+    EXPECT_TRUE(has_clsact(kVethA));
+    auto peer = remove_orphaned_attachments(kVethB, "fwh_xdp_pass", "fwh_tc_ok", slot);
+    ASSERT_TRUE(peer.ok()) << peer.error().message();
+    EXPECT_TRUE(peer->empty());
+    EXPECT_EQ(xdp_state(kVethB).drv_prog_id, prog_id(foreign_xdp_.get()));
 }
 
 TEST_F(HooksKernel, WrongProgramTypeIsRejectedWithContext) {

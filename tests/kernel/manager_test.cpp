@@ -119,6 +119,44 @@ TEST_F(ManagerTest, StartsAttachesPinsAndStopsCleanly) {
     EXPECT_EQ(prog_id, 0u);
 }
 
+// detach_on_exit = false: stop leaves the program attached on its pinned maps (still dropping the
+// config's blocks), and the next instance replaces it in one step: no moment without a program.
+TEST_F(ManagerTest, StopWithoutDetachLeavesTheDatapathAndTheNextInstanceTakesItOver) {
+    auto cfg = make_config();
+    cfg.detach_on_exit = false;
+    auto m = Manager::start(cfg, "");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    const int idx = static_cast<int>(if_nametoindex(if_a.c_str()));
+    __u32 first = 0;
+    ASSERT_EQ(bpf_xdp_query_id(idx, XDP_FLAGS_SKB_MODE, &first), 0);
+    ASSERT_NE(first, 0u);
+    (*m)->stop();
+    m->reset();
+    __u32 left = 0;
+    ASSERT_EQ(bpf_xdp_query_id(idx, XDP_FLAGS_SKB_MODE, &left), 0);
+    EXPECT_EQ(left, first) << "the program stays attached after stop";
+    EXPECT_TRUE(exists(pin + "/progs/xdp_blocklist")) << "and its pins stay";
+    EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop) << "still enforcing the config's blocks";
+
+    cfg.detach_on_exit = true;  // this one cleans up after the test
+    auto next = Manager::start(cfg, "");
+    ASSERT_TRUE(next.ok()) << next.error().message();
+    manager = std::move(*next);
+    auto hooks = manager->hooks();
+    ASSERT_EQ(hooks.size(), 1u);
+    EXPECT_EQ(hooks[0].took_over_prog_id, first);
+    __u32 now = 0;
+    ASSERT_EQ(bpf_xdp_query_id(idx, XDP_FLAGS_SKB_MODE, &now), 0);
+    EXPECT_NE(now, first);
+    EXPECT_EQ(now, hooks[0].prog_id);
+    EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);
+    EXPECT_EQ(verdict("198.18.79.1"), kXdpPass);
+    manager->stop();
+    ASSERT_EQ(bpf_xdp_query_id(idx, XDP_FLAGS_SKB_MODE, &now), 0);
+    EXPECT_EQ(now, 0u);
+    EXPECT_FALSE(exists(pin));
+}
+
 TEST_F(ManagerTest, FeatureSwitchActsWithoutReload) {
     auto m = Manager::start(make_config(), "");
     ASSERT_TRUE(m.ok()) << m.error().message();

@@ -109,7 +109,9 @@ t_setup_net() {
 }
 
 # t_write_config [FILE] — a complete config protecting $T_FW_IF. Override T_FEATURES,
-# T_BLOCKLIST, T_EBPF_EXTRA (inside the ebpf block) or T_EXTRA (appended verbatim) before calling.
+# T_BLOCKLIST, T_EBPF_EXTRA (inside the ebpf block), T_IFACE_EXTRA (inside the interface block),
+# T_DETACH_ON_EXIT (default true: SIGTERM leaves nothing attached) or T_EXTRA (appended
+# verbatim) before calling.
 T_FEATURES='ip_blocklist = true
     flow_monitoring = true
     statistics = true'
@@ -133,6 +135,7 @@ $T_EBPF_EXTRA
 
 interface "$T_FW_IF" {
   xdp_mode = "auto"
+  ${T_IFACE_EXTRA:-}
 }
 
 api {
