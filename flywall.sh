@@ -14,7 +14,7 @@ APT_PACKAGES=(
   linux-libc-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libcpp-httplib-dev prometheus-cpp-dev libssl-dev
   xdp-tools iproute2 nftables dnsmasq-base bind9-dnsutils curl jq tcpdump python3-scapy
-  iputils-ping procps kmod openssl libclang-rt-14-dev
+  iputils-ping procps kmod openssl libclang-rt-14-dev libsqlite3-dev libcap-dev
 )
 
 usage() {

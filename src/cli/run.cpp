@@ -16,6 +16,7 @@
 #include "core/feature_check.hpp"
 #include "core/lab.hpp"
 #include "core/manager.hpp"
+#include "runtime/privileges.hpp"
 
 namespace flywall::cli {
 
@@ -101,6 +102,22 @@ int run_daemon(const RunOptions& opts) {
         return 1;
     }
     std::unique_ptr<api::ApiServer> api = std::move(*server);
+    if (cfg.drop_capabilities) {
+        // Loaded, pinned, attached, listening: from here on the daemon needs much less.
+        auto dropped = drop_to_runtime_capabilities();
+        if (!dropped.ok()) {
+            std::cerr << "flywall: " << dropped.error().message() << "\nflywall: not running with more privilege than "
+                         "needed; set drop_capabilities = false to allow it\n";
+            api->stop();
+            (*manager)->stop();
+            if (lab) lab->destroy();
+            return 1;
+        }
+        std::string kept;
+        for (const auto& k : dropped->kept) kept += (kept.empty() ? "" : ",") + k;
+        spdlog::info("flywall: capabilities dropped to {} ({} others given up), no_new_privs set", kept.empty() ? "none" : kept,
+                     dropped->dropped.size());
+    }
     spdlog::info("flywall: running (pid {}); SIGHUP reloads {}, SIGTERM stops", getpid(),
                  opts.config_file.empty() ? "(built-in config)" : opts.config_file);
 

@@ -160,6 +160,12 @@ struct Config {
     // next instance to take over; true removes every attachment and pin (`flywall stop --detach`
     // does that for a daemon that already left).
     bool detach_on_exit = false;
+    // After start (programs loaded, pinned, attached), keep only the capabilities running needs
+    // (runtime/privileges.hpp) and set no_new_privs.
+    bool drop_capabilities = true;
+    // Where the entries the file does not hold (added through the API, applied by the learning
+    // engine) are kept across restarts and reboots: <state_dir>/state.db (SQLite). Absolute.
+    std::string state_dir = "/var/lib/flywall";
     LogLevel log_level = LogLevel::Info;
     EbpfConfig ebpf;
     std::vector<InterfaceConfig> interfaces;  // names unique, file order

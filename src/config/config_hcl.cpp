@@ -73,6 +73,8 @@ std::string to_hcl(const Config& c) {
     HclWriter w;
     w.attr_str("pin_path", c.pin_path);
     w.attr_bool("detach_on_exit", c.detach_on_exit);
+    w.attr_bool("drop_capabilities", c.drop_capabilities);
+    w.attr_str("state_dir", c.state_dir);
     w.attr_str("log_level", to_string(c.log_level));
 
     w.open("ebpf");

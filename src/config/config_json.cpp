@@ -33,6 +33,8 @@ nlohmann::json to_json(const Config& c) {
     return json{
         {"pin_path", c.pin_path},
         {"detach_on_exit", c.detach_on_exit},
+        {"drop_capabilities", c.drop_capabilities},
+        {"state_dir", c.state_dir},
         {"log_level", to_string(c.log_level)},
         {"ebpf",
          {{"enabled", c.ebpf.enabled},

@@ -399,6 +399,8 @@ Config read_config(Context& ctx, const hcl::Body& body) {
     BodyReader top(ctx, body, "at top level");
     top.string("pin_path", cfg.pin_path, absolute_path);
     top.boolean("detach_on_exit", cfg.detach_on_exit);
+    top.boolean("drop_capabilities", cfg.drop_capabilities);
+    top.string("state_dir", cfg.state_dir, absolute_path);
     top.choice("log_level", cfg.log_level, log_levels());
 
     if (const hcl::Block* b = top.single_block("ebpf")) read_ebpf(ctx, b->body, cfg.ebpf);

@@ -41,6 +41,7 @@
 #include "core/bpf_stats.hpp"
 #include "core/config_lists.hpp"
 #include "core/coordinator.hpp"
+#include "core/durable_entries.hpp"
 #include "core/event_processor.hpp"
 #include "core/governor.hpp"
 #include "core/learning_engine.hpp"
@@ -172,10 +173,13 @@ private:
     Manager() = default;
     Status init(config::Config cfg);
     Status register_features();
-    Status attach_interface(const config::InterfaceConfig& iface);
+    Status attach_interface(const config::InterfaceConfig& iface, Takeover takeover);
     Status detach_interface(const std::string& name);
     Status sync_config_lists(const std::set<ConfigIpEntry>& desired);
     Status sync_config_domains(const std::set<std::string>& desired);
+    // Opens the durable store (state_dir) and puts its live entries back into the maps
+    // (manager_entries.cpp).
+    Status restore_durable(const config::Config& cfg);
     // Writes fw_cfg.features from the coordinator's state and the current config's bindings.
     void resync_feature_bits();
     std::vector<int> program_fds() const;
@@ -199,6 +203,7 @@ private:
     std::optional<XdpFastPath> xdp_;
     std::optional<TcClassifier> tc_;  // absent when it failed to load (reported in health)
     std::optional<IpLists> lists_;
+    std::unique_ptr<DurableEntries> durable_;  // API-added and learned entries across restarts
     std::set<ConfigIpEntry> config_entries_;  // what the current config put into the lists
     std::optional<DomainBlocklist> domains_;
     std::set<std::string> config_domains_;    // what the current config put into the domain table

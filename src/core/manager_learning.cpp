@@ -15,7 +15,8 @@ namespace {
 
 class ManagerLearningBlocklist final : public LearningBlocklist {
 public:
-    ManagerLearningBlocklist(std::mutex& mu, std::optional<IpLists>& lists) : mu_(mu), lists_(lists) {}
+    ManagerLearningBlocklist(std::mutex& mu, std::optional<IpLists>& lists, std::unique_ptr<DurableEntries>& durable)
+        : mu_(mu), lists_(lists), durable_(durable) {}
 
     Status add(const IpPrefix& prefix, std::chrono::seconds ttl) override {
         std::lock_guard lk(mu_);
@@ -26,6 +27,8 @@ public:
         s.dir = MatchDir::Src;
         s.ttl = std::chrono::duration_cast<std::chrono::nanoseconds>(ttl);
         s.source_id = kLearningSourceId;
+        // Recorded first: a rule the engine applied survives a restart with its remaining TTL.
+        if (durable_) FW_TRY(durable_->put_ips(std::span<const IpEntrySpec>(&s, 1)));
         FW_TRY(lists_->add_bulk(std::span<const IpEntrySpec>(&s, 1)));
         return {};
     }
@@ -35,7 +38,9 @@ public:
         // Only our own entry: an operator's entry for the same address stays.
         FW_TRY_ASSIGN(auto cur, lists_->get(prefix, IpListKind::Block));
         if (!cur || cur->source_id != kLearningSourceId) return false;
-        return lists_->remove(prefix, IpListKind::Block);
+        FW_TRY_ASSIGN(bool removed, lists_->remove(prefix, IpListKind::Block));
+        if (durable_) FW_TRY(durable_->drop_ips(std::span<const IpPrefix>(&prefix, 1), IpListKind::Block, kLearningSourceId));
+        return removed;
     }
     Result<std::optional<Entry>> get(const IpPrefix& prefix) override {
         std::lock_guard lk(mu_);
@@ -49,12 +54,13 @@ public:
 private:
     std::mutex& mu_;
     std::optional<IpLists>& lists_;
+    std::unique_ptr<DurableEntries>& durable_;
 };
 
 }  // namespace
 
 void Manager::init_learning() {
-    learning_blocklist_ = std::make_unique<ManagerLearningBlocklist>(mu_, lists_);
+    learning_blocklist_ = std::make_unique<ManagerLearningBlocklist>(mu_, lists_, durable_);
     learning_ = std::make_unique<LearningEngine>(clock_, *learning_blocklist_);
 }
 

@@ -89,6 +89,9 @@ pid_t program_holder(std::uint32_t id) {
         if (!std::isdigit(static_cast<unsigned char>(p->d_name[0])) || self == p->d_name) continue;
         const std::string base = std::string("/proc/") + p->d_name;
         Dir fds(::opendir((base + "/fd").c_str()), ::closedir);
+        // A process we may not inspect (no CAP_SYS_PTRACE over it) could be holding the
+        // program: say so rather than guess it is an orphan. Gone meanwhile (ENOENT) is fine.
+        if (!fds && errno != ENOENT) return static_cast<pid_t>(std::stol(p->d_name));
         if (!fds) continue;
         while (const dirent* f = ::readdir(fds.get())) {
             if (f->d_name[0] == '.') continue;

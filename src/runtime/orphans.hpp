@@ -17,7 +17,8 @@
 
 namespace flywall {
 
-// The pid of a process other than this one holding program `id` open, or 0 (reads /proc).
+// The pid of a process other than this one holding program `id` open, or 0 (reads /proc). A
+// process whose fds cannot be read counts as holding it (it cannot be ruled out).
 pid_t program_holder(std::uint32_t id);
 
 // Program `id`, opened, when it is an orphan named `name`; otherwise EBUSY saying why (another

@@ -5,6 +5,8 @@
 // host holds kernel statistics on (a canary program of our own shows it).
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <linux/bpf.h>
 #include <unistd.h>
 
@@ -62,6 +64,7 @@ protected:
         rmdir((pin + "/progs").c_str());
         rmdir((pin + "/maps").c_str());
         rmdir(pin.c_str());
+        std::filesystem::remove_all("/tmp/flywall-stats-test-state-" + std::to_string(getpid()));
     }
 
     // Runs the daemon's pinned program and the canary; false when someone else has kernel
@@ -85,6 +88,7 @@ TEST_F(ManagerKernelStatsTest, NoStatsFdWhileRunningSelfTimingInsteadProfileWind
     ASSERT_TRUE(lr.ok()) << lr.error_text();
     config::Config c = lr.config();
     c.pin_path = pin;
+    c.state_dir = "/tmp/flywall-stats-test-state-" + std::to_string(getpid());
     c.interfaces = {config::InterfaceConfig{if_a, config::XdpMode::Generic, false}};
     auto m = Manager::start(c, "");
     ASSERT_TRUE(m.ok()) << m.error().message();

@@ -4,6 +4,11 @@
 // a second instance refused, clean stop. Needs root and BPF; skipped otherwise.
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+#include <set>
+#include <map>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sys/stat.h>
@@ -36,6 +41,8 @@ protected:
         if_a = "fwm" + id + "a";
         if_b = "fwm" + id + "b";
         pin = "/sys/fs/bpf/flywall-mgr-test-" + id;
+        state_dir = "/tmp/flywall-mgr-test-state-" + id;
+        std::filesystem::remove_all(state_dir);
         std::string err;
         auto rc = run_command({"ip", "link", "add", if_a, "type", "veth", "peer", "name", if_b}, &err);
         ASSERT_TRUE(rc.ok() && *rc == 0) << "create veth: " << err;
@@ -49,6 +56,7 @@ protected:
         rmdir((pin + "/progs").c_str());
         rmdir((pin + "/maps").c_str());
         rmdir(pin.c_str());
+        std::filesystem::remove_all(state_dir);
     }
 
     config::Config make_config() {
@@ -56,6 +64,7 @@ protected:
         EXPECT_TRUE(lr.ok()) << lr.error_text();
         config::Config c = lr.config();
         c.pin_path = pin;
+        c.state_dir = state_dir;
         c.interfaces = {config::InterfaceConfig{if_a, config::XdpMode::Generic, false}};
         c.blocklist.ips = {"198.18.77.1", "198.18.78.0/24"};
         c.blocklist.domains = {"blocked.example"};
@@ -74,7 +83,7 @@ protected:
         return r.ok() ? r->retval : 0;
     }
 
-    std::string if_a, if_b, pin;
+    std::string if_a, if_b, pin, state_dir;
     bool veth_created = false;
     std::unique_ptr<Manager> manager;
 };
@@ -155,6 +164,63 @@ TEST_F(ManagerTest, StopWithoutDetachLeavesTheDatapathAndTheNextInstanceTakesItO
     ASSERT_EQ(bpf_xdp_query_id(idx, XDP_FLAGS_SKB_MODE, &now), 0);
     EXPECT_EQ(now, 0u);
     EXPECT_FALSE(exists(pin));
+}
+
+// Entries the config file does not hold (API, learning engine) are kept in <state_dir>/state.db
+// and come back after a restart with the TTL they had left; removed and expired ones do not.
+TEST_F(ManagerTest, ApiAndLearnedEntriesComeBackAfterARestartWithTheirRemainingTtl) {
+    auto m = Manager::start(make_config(), "");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    auto spec = [](const char* text, std::optional<std::chrono::seconds> ttl, IpListKind list = IpListKind::Block) {
+        IpEntrySpec e;
+        e.prefix = *parse_ip_prefix(text);
+        e.list = list;
+        if (ttl) e.ttl = *ttl;
+        return e;
+    };
+    using std::chrono::seconds;
+    ASSERT_TRUE((*m)->add_ips({spec("198.18.90.1", std::nullopt), spec("198.18.91.0/24", seconds(3600)),
+                               spec("2001:db8:90::/48", std::nullopt), spec("198.18.93.1", seconds(1)),
+                               spec("198.18.92.1", std::nullopt), spec("198.18.94.1", std::nullopt, IpListKind::Allow)})
+                    .ok());
+    ASSERT_TRUE((*m)->remove_ips({spec("198.18.92.1", std::nullopt)}).ok());
+    ASSERT_TRUE((*m)->add_domains({{"api.example", DomainAction::Drop}, {"gone.example", DomainAction::Drop}},
+                                  {seconds(600), std::nullopt})
+                    .ok());
+    ASSERT_TRUE((*m)->remove_domains({"gone.example"}).ok());
+    EXPECT_EQ(verdict("198.18.90.1"), kXdpDrop);
+    (*m)->stop();
+    m->reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // 198.18.93.1 expires meanwhile
+
+    auto next = Manager::start(make_config(), "");
+    ASSERT_TRUE(next.ok()) << next.error().message();
+    manager = std::move(*next);
+    auto ips = manager->list_ips();
+    ASSERT_TRUE(ips.ok());
+    std::map<std::string, IpListEntry> by;
+    for (const auto& e : *ips) by[e.prefix.to_string() + (e.list == IpListKind::Allow ? " allow" : "")] = e;
+    ASSERT_TRUE(by.count("198.18.90.1"));
+    EXPECT_EQ(by["198.18.90.1"].source_id, 0u) << "still an API entry";
+    EXPECT_FALSE(by["198.18.90.1"].remaining_ns) << "no expiry";
+    ASSERT_TRUE(by.count("198.18.91.0/24"));
+    ASSERT_TRUE(by["198.18.91.0/24"].remaining_ns);
+    EXPECT_LE(*by["198.18.91.0/24"].remaining_ns, 3600ull * 1000000000ull);
+    EXPECT_GE(*by["198.18.91.0/24"].remaining_ns, 3590ull * 1000000000ull) << "the TTL it had left, not a fresh one";
+    EXPECT_TRUE(by.count("2001:db8:90::/48"));
+    EXPECT_TRUE(by.count("198.18.94.1 allow"));
+    EXPECT_FALSE(by.count("198.18.92.1")) << "removed through the API before the restart";
+    EXPECT_FALSE(by.count("198.18.93.1")) << "expired during the restart";
+    EXPECT_TRUE(by.count("198.18.77.1")) << "config entries as before";
+    EXPECT_EQ(verdict("198.18.90.1"), kXdpDrop);
+    EXPECT_EQ(verdict("198.18.91.7"), kXdpDrop);
+    auto domains = manager->list_domains();
+    ASSERT_TRUE(domains.ok());
+    std::set<std::string> names;
+    for (const auto& d : *domains) names.insert(d.domain);
+    EXPECT_TRUE(names.count("api.example"));
+    EXPECT_FALSE(names.count("gone.example"));
+    EXPECT_TRUE(names.count("blocked.example"));
 }
 
 TEST_F(ManagerTest, FeatureSwitchActsWithoutReload) {

@@ -5,10 +5,12 @@
 # same handle/priority), its config lists already in its maps. Then `flywall stop --detach`
 # removes what the last daemon left.
 #
-# Two UDP streams of 2,000 pps each: 198.18.10.2 (blocked by the config file) and 198.18.10.3
-# (allowed), numbered, timestamped on arrival. Asserts: 0 packets of the blocked source delivered
-# over the whole run; the allowed stream loses at most 10 ms of traffic (20 packets) per restart;
-# each new daemon reports the program it took over; one tc classifier per direction, never two.
+# Three UDP streams of 2,000 pps each: 198.18.10.2 (blocked by the config file), 198.18.10.20
+# (blocked through the API, TTL 600 s) and 198.18.10.3 (allowed), numbered, timestamped on
+# arrival. Asserts: 0 packets of either blocked source delivered over the whole run; the allowed
+# stream loses at most 10 ms of traffic (20 packets) per restart; each new daemon reports the
+# program it took over; one tc classifier per direction, never two; the API entry is back after
+# each restart with the TTL it had left (±2 s), also after a "reboot" (datapath and pins removed).
 # Exit 0 = pass, 77 = skip (reason printed), anything else = fail.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 T_EBPF_EXTRA='  adaptive {
@@ -26,6 +28,21 @@ T_DETACH_ON_EXIT=false
 t_write_config
 t_start_daemon
 T_CLEANUP_HOOKS+=("t_fw '$T_BIN' stop --detach --config '$T_CONF' >/dev/null 2>&1")
+
+# An API entry with a TTL: kept in state_dir, it must survive every restart below.
+t_api POST /api/ebpf/blocklist/ips '{"entries":[{"value":"198.18.10.20","ttl":600}]}' >/dev/null
+[ "$(t_status)" = 200 ] || t_fail "API block of 198.18.10.20 failed: $(t_status)"
+api_added=$(date +%s)
+ttl_check() {  # ttl_check WHAT: 198.18.10.20 is listed with 600 s minus the time since it was added
+    local what=$1 entry ttl want
+    entry=$(t_api GET '/api/ebpf/blocklist/ips?limit=1000' | jq -c '.entries[] | select(.value == "198.18.10.20")')
+    [ -n "$entry" ] || t_fail "$what: the API entry 198.18.10.20 is gone: $(t_api GET '/api/ebpf/blocklist/ips?limit=1000')"
+    ttl=$(echo "$entry" | jq -r .ttl_remaining)
+    want=$((600 - ($(date +%s) - api_added)))
+    [ "$ttl" != null ] && [ $((ttl - want)) -le 2 ] && [ $((want - ttl)) -le 2 ] ||
+        t_fail "$what: 198.18.10.20 has ttl_remaining $ttl, want $want ±2: $entry"
+    t_say "ok: $what: API entry 198.18.10.20 back with ttl_remaining $ttl (want $want ±2)"
+}
 
 RATE=2000
 STOP=$T_TMP/senders.stop
@@ -56,7 +73,7 @@ T_HELPERS+=($recv_pid)
 for _ in $(seq 50); do [ -e "$T_TMP/arrivals.json.ready" ] && break; sleep 0.1; done
 [ -e "$T_TMP/arrivals.json.ready" ] || t_fail "receiver did not start"
 
-for src in 198.18.10.2 198.18.10.3; do
+for src in 198.18.10.2 198.18.10.3 198.18.10.20; do
     t_cl "$T_PY" - "$src" "$RATE" "$STOP" "$T_TMP/sent-$src" <<'EOF' &
 import os, socket, struct, sys, time
 src, rate, stopfile, sentfile = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -103,6 +120,7 @@ t_say "ok: SIGTERM left xdp program $old attached and pinned"
 sleep 0.5
 t_start_daemon
 hooks_check "SIGTERM + start" "$old"
+ttl_check "SIGTERM + start"
 sleep 2
 
 # ---- 2. SIGKILL + start ----
@@ -112,6 +130,7 @@ kill -KILL "$T_DAEMON"; wait "$T_DAEMON" 2>/dev/null; T_DAEMON=
 sleep 0.5
 t_start_daemon
 hooks_check "SIGKILL + start" "$old"
+ttl_check "SIGKILL + start"
 
 # `flywall stop --detach` refuses while a daemon holds the pins.
 out=$(t_fw "$T_BIN" stop --detach --config "$T_CONF" 2>&1); rc=$?
@@ -124,15 +143,16 @@ sleep 2
 touch "$STOP"
 sleep 0.5
 kill -TERM "$recv_pid"; wait "$recv_pid" 2>/dev/null
-report=$("$T_PY" - "$T_TMP/arrivals.json" "$T_TMP/sent-198.18.10.2" "$T_TMP/sent-198.18.10.3" <<'EOF'
+report=$("$T_PY" - "$T_TMP/arrivals.json" "$T_TMP/sent-198.18.10.2" "$T_TMP/sent-198.18.10.3" "$T_TMP/sent-198.18.10.20" <<'EOF'
 import json, sys
 arr = json.load(open(sys.argv[1]))
-sent_bad, sent_good = int(open(sys.argv[2]).read()), int(open(sys.argv[3]).read())
+sent_bad, sent_good, sent_api = (int(open(f).read()) for f in sys.argv[2:5])
 good = sorted(arr.get("198.18.10.3", []))
 seqs = {q for _, q in good}
 gaps = [b[0] - a[0] for a, b in zip(good, good[1:])]
 print(json.dumps({
     "blocked_sent": sent_bad, "blocked_delivered": len(arr.get("198.18.10.2", [])),
+    "api_blocked_sent": sent_api, "api_blocked_delivered": len(arr.get("198.18.10.20", [])),
     "allowed_sent": sent_good, "allowed_delivered": len(good),
     "allowed_lost": sent_good - len(seqs),
     "allowed_largest_gap_ms": round(max(gaps) * 1000, 3) if gaps else None,
@@ -141,6 +161,7 @@ EOF
 ) || t_fail "could not evaluate arrivals"
 t_say "measured over both restarts: $report"
 [ "$(echo "$report" | jq -r .blocked_delivered)" = 0 ] || t_fail "packets of the blocked source were delivered: $report"
+[ "$(echo "$report" | jq -r .api_blocked_delivered)" = 0 ] || t_fail "packets of the API-blocked source were delivered: $report"
 [ "$(echo "$report" | jq -r .blocked_sent)" -ge 10000 ] || t_fail "the blocked stream was too short: $report"
 lost=$(echo "$report" | jq -r .allowed_lost)
 [ "$lost" -le 40 ] || t_fail "the allowed stream lost $lost packets over two restarts (limit: 10 ms = 20 packets each)"
@@ -159,4 +180,10 @@ t_fw tc qdisc show dev "$T_FW_IF" | grep -q clsact && t_fail "stop --detach left
 out=$(t_fw "$T_BIN" stop --detach --config "$T_CONF" 2>&1); rc=$?
 [ "$rc" = 0 ] && echo "$out" | grep -q 'nothing to remove' || t_fail "a second stop --detach should find nothing (exit 0): $rc $out"
 t_say "ok: stop --detach removed the program, the tc filters, the qdisc and the pins; a second run finds nothing"
+
+# ---- "reboot": nothing attached, no pins; the durable store brings the API entry back ----
+t_start_daemon
+ttl_check "reboot (no pins) + start"
+t_expect_blocked t_ping 198.18.10.20 198.18.10.1 "API entry enforced again after the reboot"
+t_expect_reach t_ping 198.18.10.3 198.18.10.1 "allowed source after the reboot"
 t_say "PASS"

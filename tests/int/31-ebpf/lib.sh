@@ -123,6 +123,7 @@ t_write_config() {
     cat >"$conf" <<EOF
 pin_path  = "$T_PIN"
 detach_on_exit = ${T_DETACH_ON_EXIT:-true}
+state_dir = "$T_TMP/state"
 log_level = "info"
 
 ebpf {
