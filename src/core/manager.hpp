@@ -106,8 +106,14 @@ public:
 
     // Reads and validates config_source again; on success applies it as a diff. A config that
     // does not load, or that the coordinator rejects, leaves the running state untouched.
+    // One transaction (manager_reload.cpp): a failure at any step leaves the running
+    // state exactly as it was; the error names the step.
     Status reload();
     Status apply_config(const config::Config& next);
+    // The steps of a reload, in order ("settings" ... "interfaces", then "commit").
+    static const std::vector<std::string>& reload_steps();
+    // Tests: the next reloads fail before `step` runs (and roll back); "" clears.
+    void fail_reload_at(std::string step);
     // Governor step and TTL reaping; the owner calls it about once a second.
     Status tick();
     // Detach, stop threads, unpin. Idempotent; also run by the destructor.
@@ -174,6 +180,7 @@ private:
     Status init(config::Config cfg);
     Status register_features();
     Status attach_interface(const config::InterfaceConfig& iface, Takeover takeover);
+    Status switch_interfaces(const config::Config& prev, const config::Config& next);
     Status detach_interface(const std::string& name);
     Status sync_config_lists(const std::set<ConfigIpEntry>& desired);
     Status sync_config_domains(const std::set<std::string>& desired);
@@ -233,6 +240,7 @@ private:
     mutable std::mutex err_mu_;
     std::vector<std::string> last_errors_;
     std::uint64_t reloads_ = 0, reload_failures_ = 0;
+    std::string reload_fault_;  // fail_reload_at(); under mu_
 
     // Components with their own locks. Declared after what their callbacks use (record_error:
     // err_mu_, last_errors_), so they are destroyed first; stop() stops them earlier still.

@@ -223,6 +223,116 @@ TEST_F(ManagerTest, ApiAndLearnedEntriesComeBackAfterARestartWithTheirRemainingT
     EXPECT_TRUE(names.count("blocked.example"));
 }
 
+// Reload is one transaction: a failure injected before each step (and after the last) leaves
+// the running state exactly the old one: verdicts in the kernel, list and domain entries with
+// their owners, feature states and kernel feature bits, limiter settings, hooks, the config the
+// API reports. The same reload without the fault then applies in full.
+TEST_F(ManagerTest, ReloadFailingAtAnyStepLeavesTheOldStateExactly) {
+    auto a = make_config();
+    a.ebpf.features["rate_limiting"] = true;
+    a.rate_limit.enabled = true;
+    a.rate_limit.pps = 5000;
+    auto m = Manager::start(a, "");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    manager = std::move(*m);
+
+    auto b = a;
+    b.blocklist.ips = {"198.18.77.1", "198.18.80.1"};  // 198.18.78.0/24 dropped, 198.18.80.1 added
+    b.blocklist.domains = {"other.example"};
+    b.ebpf.features["dns_blocklist"] = false;
+    b.rate_limit.pps = 100;
+    b.flows.trusted_after_packets = 7;
+    b.interfaces.push_back(config::InterfaceConfig{if_b, config::XdpMode::Generic, false});
+
+    struct Snapshot {
+        std::vector<unsigned> verdicts;
+        std::set<std::string> ips, domains, features, hooks;
+        __u32 feature_bits = 0;
+        std::uint64_t rl_pps = 0;
+        std::uint32_t trusted_after = 0;
+        config::Config cfg;
+        bool operator==(const Snapshot&) const = default;
+    };
+    auto snap = [&] {
+        Snapshot s;
+        for (const char* ip : {"198.18.77.1", "198.18.78.9", "198.18.80.1", "198.18.81.1"}) s.verdicts.push_back(verdict(ip));
+        const auto ips = manager->list_ips();
+        const auto doms = manager->list_domains();
+        EXPECT_TRUE(ips.ok() && doms.ok());
+        for (const auto& e : *ips)
+            s.ips.insert(e.prefix.to_string() + (e.list == IpListKind::Allow ? " allow " : " block ") + std::to_string(e.source_id));
+        for (const auto& d : *doms) s.domains.insert(d.domain + " " + std::to_string(d.entry.source_id));
+        for (const auto& f : manager->coordinator().features())
+            if (f.enabled) s.features.insert(f.name);
+        for (const auto& h : manager->hooks())
+            s.hooks.insert(h.ifname + " " + std::string(to_string(h.attach_point)) + " " +
+                           (h.mode_obtained ? std::string(to_string(*h.mode_obtained)) : ""));
+        s.cfg = manager->config();
+        return s;
+    };
+    // The kernel's own view of the settings, through the pinned .bss.
+    auto kernel_cfg = [&] {
+        fw_xdp_config c{};
+        std::string bss;
+        for (const auto& e : std::filesystem::directory_iterator(pin + "/maps"))
+            if (e.path().filename().string().find("bss") != std::string::npos) bss = e.path();
+        EXPECT_FALSE(bss.empty()) << "no pinned .bss map";
+        int fd = bpf_obj_get(bss.c_str());
+        EXPECT_GE(fd, 0);
+        std::vector<std::uint8_t> buf(1 << 16);
+        __u32 zero = 0;
+        bpf_map_info info{};
+        __u32 len = sizeof(info);
+        bpf_obj_get_info_by_fd(fd, &info, &len);
+        buf.resize(info.value_size);
+        EXPECT_EQ(bpf_map_lookup_elem(fd, &zero, buf.data()), 0);
+        close(fd);
+        return buf;
+    };
+    const Snapshot before = snap();
+    const auto kbefore = kernel_cfg();
+    ASSERT_EQ(before.verdicts, (std::vector<unsigned>{kXdpDrop, kXdpDrop, kXdpPass, kXdpPass}));
+    ASSERT_EQ(before.hooks.size(), 1u);
+
+    {
+        // A real failure, late in the reload: an interface that does not exist. Before reloads
+        // were transactional, the lists, domains, features and limits of `b` stayed applied.
+        auto missing = b;
+        missing.interfaces.push_back(config::InterfaceConfig{"fw-no-such-if", config::XdpMode::Generic, false});
+        auto st = manager->apply_config(missing);
+        ASSERT_FALSE(st.ok());
+        EXPECT_NE(st.error().message().find("failed at step interfaces"), std::string::npos) << st.error().message();
+        EXPECT_EQ(snap(), before);
+    }
+    for (const auto& step : Manager::reload_steps()) {
+        SCOPED_TRACE("fault before " + step);
+        manager->fail_reload_at(step);
+        auto st = manager->apply_config(b);
+        ASSERT_FALSE(st.ok());
+        EXPECT_NE(st.error().message().find("failed at step " + step), std::string::npos) << st.error().message();
+        EXPECT_EQ(snap(), before);
+        // Every byte of the kernel's settings (features, tables, limiter, sampling) is back,
+        // except the policy generation, which only ever counts up.
+        auto k = kernel_cfg();
+        ASSERT_EQ(k.size(), kbefore.size());
+        fw_xdp_config now{}, was{};
+        std::memcpy(&now, k.data(), sizeof(now));
+        std::memcpy(&was, kbefore.data(), sizeof(was));
+        EXPECT_GE(now.policy_gen, was.policy_gen);
+        now.policy_gen = was.policy_gen;
+        EXPECT_EQ(std::memcmp(&now, &was, sizeof(now)), 0) << "fw_cfg differs after the rollback";
+    }
+    manager->fail_reload_at("");
+    auto st = manager->apply_config(b);
+    ASSERT_TRUE(st.ok()) << st.error().message();
+    const Snapshot after = snap();
+    EXPECT_EQ(after.verdicts, (std::vector<unsigned>{kXdpDrop, kXdpPass, kXdpDrop, kXdpPass}));
+    EXPECT_EQ(after.hooks.size(), 2u);
+    EXPECT_FALSE(after.features.count("dns_blocklist"));
+    EXPECT_TRUE(after.domains.count("other.example 1"));
+    EXPECT_EQ(manager->health().reload_failures, Manager::reload_steps().size() + 1);
+}
+
 TEST_F(ManagerTest, FeatureSwitchActsWithoutReload) {
     auto m = Manager::start(make_config(), "");
     ASSERT_TRUE(m.ok()) << m.error().message();
