@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 
 #include "api/tc_entries.hpp"
+#include "core/datapath_settings.hpp"
 #include "flywall/abi.h"
 
 namespace flywall::api {
@@ -141,8 +142,21 @@ Result<json> ManagerBackend::stats() {
 }
 
 Result<json> ManagerBackend::features() {
+    // Measured: the memory the kernel holds for each feature's maps (feature_of_map), and the
+    // programs' own sampled timing. The budget is the governor's model, not a measurement.
+    std::map<std::string, std::pair<std::uint64_t, std::vector<std::string>>> mem;
+    if (auto maps = m_.maps(); maps.ok())
+        for (const auto& r : *maps) {
+            const std::string f(feature_of_map(r.info.name));
+            if (f.empty()) continue;
+            mem[f].first += r.info.memlock_bytes;
+            mem[f].second.push_back(r.info.name);
+        }
     json arr = json::array();
     for (const auto& f : m_.coordinator().features()) {
+        json measured = nullptr;
+        if (auto it = mem.find(f.name); it != mem.end())
+            measured = {{"memory_bytes", it->second.first}, {"maps", it->second.second}};
         arr.push_back({{"name", f.name},
                        {"enabled", f.enabled},
                        {"description", f.description},
@@ -150,9 +164,23 @@ Result<json> ManagerBackend::features() {
                        {"dependencies", f.dependencies},
                        {"dependents", f.dependents},
                        {"changed_by", std::string(to_string(f.changed_by))},
-                       {"cost", {{"cpu_ns_per_packet", f.cost.cpu_ns_per_packet}, {"memory_bytes", f.cost.memory_bytes}}}});
+                       {"measured", measured},
+                       {"budget", {{"cpu_ns_per_packet", f.cost.cpu_ns_per_packet}, {"memory_bytes", f.cost.memory_bytes}}}});
     }
-    return json{{"features", arr}};
+    const SelfTimingReport st = m_.self_timing();
+    json cpu = json::array();
+    cpu.push_back({{"program", "xdp_blocklist"},
+                   {"avg_ns_per_packet", st.xdp.timed_packets ? json(st.xdp.avg_ns()) : json(nullptr)},
+                   {"packets", st.xdp.processed},
+                   {"timed_packets", st.xdp.timed_packets},
+                   {"sample_1_in", std::uint64_t{1} << (st.sample_shift & 63)}});
+    if (st.tc)
+        cpu.push_back({{"program", "tc_classifier"},
+                       {"avg_ns_per_packet", st.tc->timed_packets ? json(st.tc->avg_ns()) : json(nullptr)},
+                       {"packets", st.tc->processed},
+                       {"timed_packets", st.tc->timed_packets},
+                       {"sample_1_in", std::uint64_t{1} << (st.tc_sample_shift & 63)}});
+    return json{{"features", arr}, {"measured_cpu", cpu}};
 }
 
 Result<json> ManagerBackend::set_feature(const std::string& name, bool enable, bool force) {

@@ -280,8 +280,40 @@ std::string render_features(const json& features) {
             for (auto it = map->begin(); it != map->end(); ++it)
                 if (it->is_boolean()) rows.push_back(json{{"name", it.key()}, {"enabled", *it}});
     }
-    return render_table(table_from_objects(
-        rows, {"name", "enabled", "priority", "depends_on", "dependencies", "dependents", "changed_by"}));
+    // Measured memory first; the budget columns (the governor's model) after it.
+    for (auto& r : rows) {
+        if (!r.is_object() || !r.contains("measured")) continue;
+        if (r["measured"].is_object())
+            r["measured"].erase("maps");
+        else
+            r["measured"] = json{{"memory_bytes", nullptr}};  // a feature with no map of its own
+    }
+    std::string out = render_table(table_from_objects(
+        rows, {"name", "enabled", "priority", "dependencies", "changed_by", "measured.memory_bytes"}));
+    // CPU is measured per program (self-timing), not per feature.
+    if (features.is_object() && features.contains("measured_cpu") && features["measured_cpu"].is_array()) {
+        out += "\nmeasured CPU (the programs time 1 packet in sample_1_in themselves):\n";
+        for (const auto& p : features["measured_cpu"]) {
+            if (!p.is_object()) continue;
+            char line[256];
+            const auto& avg = p.contains("avg_ns_per_packet") ? p["avg_ns_per_packet"] : json();
+            if (!avg.is_number()) {
+                std::snprintf(line, sizeof(line), "  %-14s no packet timed yet (%llu packets, 1 in %llu is timed)\n",
+                              p.value("program", std::string("?")).c_str(),
+                              static_cast<unsigned long long>(p.value("packets", std::uint64_t{0})),
+                              static_cast<unsigned long long>(p.value("sample_1_in", std::uint64_t{0})));
+                out += line;
+                continue;
+            }
+            std::snprintf(line, sizeof(line), "  %-14s %8.1f ns/packet over %llu packets (%llu timed, 1 in %llu)\n",
+                          p.value("program", std::string("?")).c_str(), avg.get<double>(),
+                          static_cast<unsigned long long>(p.value("packets", std::uint64_t{0})),
+                          static_cast<unsigned long long>(p.value("timed_packets", std::uint64_t{0})),
+                          static_cast<unsigned long long>(p.value("sample_1_in", std::uint64_t{0})));
+            out += line;
+        }
+    }
+    return out;
 }
 
 std::string render_maps(const json& maps) {

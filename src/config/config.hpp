@@ -42,6 +42,9 @@ struct PerformanceConfig {
     std::uint64_t max_memory_mb = 500;       // > 0
     std::uint64_t max_events_per_sec = 10000;  // > 0
     std::uint64_t max_pps = 10000000;        // > 0
+    // The programs time 1 packet in 2^time_sample_shift themselves (fw_stats.timed_*): 0 times
+    // every packet (two clock reads each), 10 (the default) one in 1024. 0..20.
+    std::uint64_t time_sample_shift = 10;
     bool operator==(const PerformanceConfig&) const = default;
 };
 

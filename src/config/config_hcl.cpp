@@ -90,6 +90,7 @@ std::string to_hcl(const Config& c) {
     w.attr_num("max_memory_mb", c.ebpf.performance.max_memory_mb);
     w.attr_num("max_events_per_sec", c.ebpf.performance.max_events_per_sec);
     w.attr_num("max_pps", c.ebpf.performance.max_pps);
+    w.attr_num("time_sample_shift", c.ebpf.performance.time_sample_shift);
     w.close();
     w.open("adaptive");
     w.attr_bool("enabled", c.ebpf.adaptive.enabled);

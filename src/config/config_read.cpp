@@ -263,6 +263,7 @@ void read_ebpf(Context& ctx, const hcl::Body& body, EbpfConfig& out) {
         p.integer("max_memory_mb", out.performance.max_memory_mb, 1, kMaxInt);
         p.integer("max_events_per_sec", out.performance.max_events_per_sec, 1, kMaxInt);
         p.integer("max_pps", out.performance.max_pps, 1, kMaxInt);
+        p.integer("time_sample_shift", out.performance.time_sample_shift, 0, 20);
         p.finish();
     }
     if (const hcl::Block* b = r.single_block("adaptive")) {

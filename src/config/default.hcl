@@ -34,6 +34,7 @@ ebpf {
     max_memory_mb      = 500
     max_events_per_sec = 10000
     max_pps            = 10000000
+    time_sample_shift  = 10       # the programs time 1 packet in 2^10 themselves
   }
 
   adaptive {

@@ -32,6 +32,23 @@ std::uint32_t sampling_shift(double rate) {
     return static_cast<std::uint32_t>(std::clamp(s, 0.0, 31.0));
 }
 
+std::string_view feature_of_map(std::string_view m) {
+    const auto starts = [&](std::string_view p) { return m.substr(0, p.size()) == p; };
+    if (starts("fw_ft_") || starts("fw_allow") || starts("fw_block") || starts("fw_lpm_guard")) return "ip_blocklist";
+    if (starts("fw_rl_")) return "rate_limiting";
+    if (starts("fw_dns_")) return "dns_blocklist";
+    if (m == "fw_flows" || m == "tc_flows") return "flow_monitoring";
+    if (m == "fw_stats_map" || m == "tc_stats") return "statistics";
+    if (m == "fw_events" || m == "tc_events") return "events";
+    if (starts("tc_qos_")) return "qos";
+    if (starts("tc_ips_")) return "inline_ips";
+    return "";
+}
+
+void apply_tc_settings(const config::Config& cfg, fw_tc_config& out) {
+    out.time_sample_shift = static_cast<__u32>(std::min<std::uint64_t>(cfg.ebpf.performance.time_sample_shift, 63));
+}
+
 Status apply_settings(const config::Config& cfg, fw_xdp_config& out) {
     // Computed on a copy, then copied field by field: `features` and `tables` of the live
     // config belong to the coordinator and IpLists and are never written here.
@@ -65,6 +82,7 @@ Status apply_settings(const config::Config& cfg, fw_xdp_config& out) {
     out.trusted_after_packets = static_cast<__u32>(std::min<std::uint64_t>(cfg.flows.trusted_after_packets, UINT32_MAX));
     out.max_events_per_sec = cfg.ebpf.performance.max_events_per_sec;
     out.event_burst = cfg.ebpf.performance.max_events_per_sec;
+    out.time_sample_shift = static_cast<__u32>(std::min<std::uint64_t>(cfg.ebpf.performance.time_sample_shift, 63));
     bump_policy_generation(out);
     return {};
 }

@@ -29,6 +29,12 @@ FeatureBinding feature_binding(std::string_view feature, const config::Config& c
 // `features` or `tables`, which belong to the coordinator and IpLists). Nothing is written when
 // it fails.
 Status apply_settings(const config::Config& cfg, fw_xdp_config& out);
+// The feature a map of xdp_blocklist or tc_classifier serves ("ip_blocklist", "flow_monitoring",
+// ...), or "" for what every feature shares (.bss, clocks). `flywall features` sums the memory
+// the kernel holds for each feature from this (allocated at load, whether enabled or not).
+std::string_view feature_of_map(std::string_view map_name);
+// The TC classifier's share of the settings (its self-timing sample).
+void apply_tc_settings(const config::Config& cfg, fw_tc_config& out);
 
 // 1 of 2^shift: the shift whose sampling is closest to `rate` (0 < rate <= 1), clamped to 0..31.
 std::uint32_t sampling_shift(double rate);

@@ -70,6 +70,7 @@ Status Manager::init(config::Config cfg) {
         if (tc.ok()) {
             tc_.emplace(std::move(*tc));
             tc_->config().features = 0;  // the coordinator turns features on
+            apply_tc_settings(cfg, tc_->config());
             FW_TRY(pins_->pin_object(tc_->object()));
             tc_policy_.attach(std::make_unique<TcClassifierTarget>(*tc_));
         } else {

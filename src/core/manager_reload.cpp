@@ -126,10 +126,12 @@ Status Manager::apply_config(const config::Config& next) {
         {"settings",
          {[&] {
               set_config(next);
+              if (tc_) apply_tc_settings(next, tc_->config());
               return apply_settings(next, xdp_->config());
           },
           [&]() -> Status {
               set_config(prev);
+              if (tc_) apply_tc_settings(prev, tc_->config());
               FW_TRY(apply_settings(prev, xdp_->config()));
               resync_feature_bits();  // the bindings of the old config again
               return {};

@@ -69,6 +69,40 @@ TEST(DatapathSettings, ApplySettingsWritesLimitsButNotSwitches) {
     EXPECT_EQ(live.dns_action, static_cast<uint32_t>(FW_DNS_ACTION_DROP));
     EXPECT_EQ(live.flow_sample_shift, 2u);
     EXPECT_EQ(live.max_events_per_sec, 500u);
+    EXPECT_EQ(live.time_sample_shift, 10u) << "default: 1 packet in 1024 timed";
+    EXPECT_GT(live.policy_gen, 0u) << "a settings change bumps the policy generation";
+    cfg.ebpf.performance.time_sample_shift = 0;
+    ASSERT_TRUE(apply_settings(cfg, live).ok());
+    EXPECT_EQ(live.time_sample_shift, 0u);
+    fw_tc_config tc{};
+    cfg.ebpf.performance.time_sample_shift = 3;
+    apply_tc_settings(cfg, tc);
+    EXPECT_EQ(tc.time_sample_shift, 3u);
+}
+
+TEST(DatapathSettings, TimeSampleShiftIsBoundedInTheConfig) {
+    auto ok = config::load_string("ebpf {\n  performance {\n    time_sample_shift = 20\n  }\n}\n", "t.hcl");
+    ASSERT_TRUE(ok.ok()) << ok.error_text();
+    EXPECT_EQ(ok.config().ebpf.performance.time_sample_shift, 20u);
+    auto bad = config::load_string("ebpf {\n  performance {\n    time_sample_shift = 21\n  }\n}\n", "t.hcl");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error_text().find("t.hcl:3:"), std::string::npos) << bad.error_text();
+}
+
+// Every map of the two programs belongs to the feature whose memory it is (or to none: shared).
+TEST(DatapathSettings, MapsBelongToTheirFeature) {
+    const std::pair<const char*, const char*> table[] = {
+        {"fw_ft_block4", "ip_blocklist"}, {"fw_ft_hint_allow6", "ip_blocklist"}, {"fw_allow4", "ip_blocklist"},
+        {"fw_block6_lpm", "ip_blocklist"}, {"fw_lpm_guard4", "ip_blocklist"},    {"fw_rl_map", "rate_limiting"},
+        {"fw_rl_params_map", "rate_limiting"}, {"fw_dns_bloom", "dns_blocklist"}, {"fw_dns_exact", "dns_blocklist"},
+        {"fw_flows", "flow_monitoring"},   {"tc_flows", "flow_monitoring"},     {"fw_stats_map", "statistics"},
+        {"tc_stats", "statistics"},        {"fw_events", "events"},             {"tc_events", "events"},
+        {"tc_qos_rules", "qos"},           {"tc_ips_prefix", "inline_ips"},     {"xdp_bloc.bss", ""},
+        {"fw_clock_timer_map", ""},        {"tc_class.rodata", ""},
+    };
+    for (const auto& [map, feature] : table) EXPECT_EQ(feature_of_map(map), feature) << map;
+    for (const auto& [map, feature] : table)
+        if (*feature) EXPECT_TRUE(config::is_known_feature(feature)) << feature;
 }
 
 TEST(ConfigLists, ReadsInlineAndFileEntriesAndDiffs) {

@@ -96,6 +96,22 @@ done
 t_expect_blocked t_ping 198.18.10.2 198.18.10.1 "blocklist unaffected by the forced disable"
 [ "$(t_xdp_prog_id)" = "$id0" ] || t_fail "the forced disable replaced the XDP program"
 
+# Measured cost: each feature's memory is the sum of its maps as the kernel reports them (not the
+# governor's budget constants), and the CPU is the programs' own sampled timing.
+feats=$(t_api GET /api/ebpf/features)
+maps=$(t_api GET /api/ebpf/maps)
+want=$(jq '[.maps[] | select(.name | test("^fw_(ft_|allow|block|lpm_guard)")) | .memory_bytes] | add' <<<"$maps")
+got=$(jq '.features[] | select(.name == "ip_blocklist") | .measured.memory_bytes' <<<"$feats")
+[ "$got" = "$want" ] && [ "$got" -gt 0 ] || t_fail "ip_blocklist measured.memory_bytes $got, want the sum of its maps $want"
+budget=$(jq '.features[] | select(.name == "ip_blocklist") | .budget.memory_bytes' <<<"$feats")
+[ "$budget" != "$got" ] || t_fail "measured memory equals the budget constant; is it measured?"
+jq -e '.measured_cpu[] | select(.program == "xdp_blocklist" and .packets > 0 and .sample_1_in == 1024)' <<<"$feats" >/dev/null ||
+    t_fail "measured_cpu should report xdp_blocklist's self-timing: $(jq -c .measured_cpu <<<"$feats")"
+out=$(t_cli features) || t_fail "flywall features"
+echo "$out" | grep -qi 'measured.memory_bytes' && echo "$out" | grep -Eq 'xdp_blocklist .*(ns/packet|no packet timed yet)' ||
+    t_fail "flywall features should show measured memory and CPU: $out"
+t_say "ok: ip_blocklist measured $got bytes (budget constant $budget); $(echo "$out" | grep xdp_blocklist | sed 's/^ *//')"
+
 t_cli status >/dev/null || t_fail "daemon unhealthy at the end: $(t_cli status 2>&1)"
 t_say "PASS 03-features"
 exit 0
