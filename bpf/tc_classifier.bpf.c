@@ -113,8 +113,11 @@ static __always_inline int fw_tc_body(struct __sk_buff *skb, struct fw_tc_stats 
 	if (features & FW_TC_F_FLOWS) {
 		f = fw_tc_flow_track(&pkt, skb->ifindex, skb->len, now, s);
 		if (f && f->verdict == FW_TC_VERDICT_DROP) {
-			FW_TC_STAT_INC(s, ips_cached_drops);
-			return fw_tc_shot(s);
+			if (fw_ips_verdict_holds(f, features)) {
+				FW_TC_STAT_INC(s, ips_cached_drops);
+				return fw_tc_shot(s);
+			}
+			f->verdict = FW_TC_VERDICT_NONE; /* its pattern is gone, changed, or IPS is off */
 		}
 	}
 
@@ -131,6 +134,7 @@ static __always_inline int fw_tc_body(struct __sk_buff *skb, struct fw_tc_stats 
 			if (f) {
 				f->verdict = FW_TC_VERDICT_DROP;
 				f->ips_pattern_id = sc.pattern_id;
+				f->ips_pattern_slot = sc.slot;
 			}
 			if (features & FW_TC_F_EVENTS)
 				fw_tc_emit(&pkt, &sc, FW_TC_EV_IPS_DROP, skb->ifindex, now, s);

@@ -15,6 +15,7 @@ struct fw_ips_result {
 	__u16 offset;
 	__u8 action;       /* 0, FW_IPS_ALERT or FW_IPS_DROP */
 	__u8 pad;
+	__u32 slot;        /* tc_ips_patterns index of the strongest match */
 };
 
 /* de Bruijn index of the lowest set bit of a 64-bit word. */
@@ -119,6 +120,7 @@ static long fw_ips_check_step(__u32 unused, void *ctx)
 		sc->action = pt->action;
 		sc->offset = (__u16)pos;
 		sc->pattern_id = pt->id;
+		sc->slot = j;
 	}
 	return sc->action == FW_IPS_DROP; /* nothing outranks a drop */
 }
@@ -220,11 +222,27 @@ static __always_inline __u32 fw_ips_scan(struct __sk_buff *skb, const struct fw_
 	b->sc.action = 0;
 	b->sc.offset = 0;
 	b->sc.pattern_id = 0;
+	b->sc.slot = 0;
 	bpf_loop(FW_IPS_SCAN_MAX / FW_IPS_BLOCK, fw_ips_scan_block, NULL, 0);
 	res->action = b->sc.action;
 	res->offset = b->sc.offset;
 	res->pattern_id = b->sc.pattern_id;
+	res->slot = b->sc.slot;
 	return n;
+}
+
+/* Whether a flow's cached DROP verdict still stands: IPS is on and the slot that set it still
+ * holds an enabled drop pattern with the same id. Otherwise the verdict is forgotten and the
+ * flow's packets are scanned again like any other (a removed pattern stops dropping at once). */
+static __always_inline int fw_ips_verdict_holds(const struct fw_tc_flow *f, __u32 features)
+{
+	const struct fw_ips_pattern *pt;
+	__u32 slot = f->ips_pattern_slot;
+
+	if (!(features & FW_TC_F_IPS) || slot >= FW_IPS_PATTERNS_MAX)
+		return 0;
+	pt = bpf_map_lookup_elem(&tc_ips_patterns, &slot);
+	return pt && (pt->flags & FW_IPS_P_ENABLED) && pt->action == FW_IPS_DROP && pt->id == f->ips_pattern_id;
 }
 
 #endif /* FW_TC_IPS_H */

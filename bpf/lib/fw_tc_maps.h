@@ -70,7 +70,7 @@ struct fw_ips_scan {
 	__u32 pattern_id;    /* the reported pattern's id */
 	__u32 pos;           /* slow path: position being verified */
 	__u32 base;          /* slow path: first position of the block */
-	__u32 pad;
+	__u32 slot;          /* the reported pattern's slot in tc_ips_patterns */
 	__u64 blk_hits;      /* slow path: block positions not yet verified */
 	__u64 cand;          /* slow path: candidate pattern slots left at pos */
 };

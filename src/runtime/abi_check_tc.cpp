@@ -17,7 +17,8 @@ FW_CHECK_OFF(fw_tc_flow_key, addr_hi, 16);
 FW_CHECK_OFF(fw_tc_flow_key, port_lo, 32);
 FW_CHECK_OFF(fw_tc_flow_key, proto, 36);
 
-FW_CHECK_SIZE(fw_tc_flow, 80);
+FW_CHECK_SIZE(fw_tc_flow, 88);
+FW_CHECK_OFF(fw_tc_flow, ips_pattern_slot, 80);
 FW_CHECK_OFF(fw_tc_flow, packets, 16);
 FW_CHECK_OFF(fw_tc_flow, bytes, 32);
 FW_CHECK_OFF(fw_tc_flow, ifindex, 48);

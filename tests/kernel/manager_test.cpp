@@ -272,7 +272,6 @@ TEST_F(ManagerTest, ReloadFailingAtAnyStepLeavesTheOldStateExactly) {
     };
     // The kernel's own view of the settings, through the pinned .bss.
     auto kernel_cfg = [&] {
-        fw_xdp_config c{};
         std::string bss;
         for (const auto& e : std::filesystem::directory_iterator(pin + "/maps"))
             if (e.path().filename().string().find("bss") != std::string::npos) bss = e.path();

@@ -332,6 +332,49 @@ TEST_F(TcClassifierTest, IpsDropPatternShootsTheFlowAndTheVerdictIsCached) {
     EXPECT_EQ(r.retval, TC_ACT_OK);
 }
 
+// A flow's cached DROP lasts only as long as the pattern that set it: removed, turned into an
+// alert, replaced by another pattern in its slot, or IPS switched off, and the flow's next clean
+// packet passes (before, the verdict stayed cached until the flow expired).
+TEST_F(TcClassifierTest, CachedDropEndsWithItsPattern) {
+    const char *c = "198.18.0.6", *s = "198.18.1.6";
+    const std::string evil = std::string(20, 'a') + "EVIL-PAYLOAD";
+    auto dropped_flow = [&](uint16_t port) {
+        run_skb(fd(), tcp4(c, port, s, 80, SYN));
+        EXPECT_EQ(run_skb(fd(), tcp4(c, port, s, 80, ACK, evil)).retval, TC_ACT_SHOT);
+        EXPECT_EQ(run_skb(fd(), tcp4(c, port, s, 80, ACK, "clean")).retval, TC_ACT_SHOT) << "cached";
+        drain();
+    };
+    auto clean = [&](uint16_t port) { return run_skb(fd(), tcp4(c, port, s, 80, ACK, "clean")).retval; };
+
+    ASSERT_TRUE(tc_->add_ips_pattern(IpsPattern::from_string(801, "EVIL-PAYLOAD", IpsAction::Drop)).ok());
+    dropped_flow(34001);
+    ASSERT_TRUE(tc_->remove_ips_pattern(801).ok());
+    EXPECT_EQ(clean(34001), TC_ACT_OK) << "pattern removed";
+    EXPECT_EQ(flow(key4(c, 34001, s, 80, IPPROTO_TCP)).verdict, FW_TC_VERDICT_NONE);
+
+    ASSERT_TRUE(tc_->add_ips_pattern(IpsPattern::from_string(802, "EVIL-PAYLOAD", IpsAction::Drop)).ok());
+    dropped_flow(34002);
+    ASSERT_TRUE(tc_->remove_ips_pattern(802).ok());  // replaced (as the API does): same id, now an alert
+    ASSERT_TRUE(tc_->add_ips_pattern(IpsPattern::from_string(802, "EVIL-PAYLOAD", IpsAction::Alert)).ok());
+    EXPECT_EQ(clean(34002), TC_ACT_OK) << "pattern turned into an alert";
+
+    ASSERT_TRUE(tc_->add_ips_pattern(IpsPattern::from_string(803, "EVIL-PAYLOAD", IpsAction::Drop)).ok());
+    dropped_flow(34003);
+    auto cfg = tc_->config().features;
+    tc_->config().features = cfg & ~static_cast<__u32>(FW_TC_F_IPS);
+    EXPECT_EQ(clean(34003), TC_ACT_OK) << "IPS switched off";
+    tc_->config().features = cfg;
+
+    // Unrelated pattern changes leave a standing verdict alone.
+    ASSERT_TRUE(tc_->remove_ips_pattern(802).ok());
+    dropped_flow(34004);
+    ASSERT_TRUE(tc_->add_ips_pattern(IpsPattern::from_string(804, "other", IpsAction::Drop)).ok());
+    EXPECT_EQ(clean(34004), TC_ACT_SHOT) << "the flow's own pattern still stands";
+    ASSERT_TRUE(tc_->remove_ips_pattern(803).ok());
+    ASSERT_TRUE(tc_->add_ips_pattern(IpsPattern::from_string(805, "EVIL-PAYLOAD", IpsAction::Drop)).ok());
+    EXPECT_EQ(clean(34004), TC_ACT_OK) << "another pattern (other id) in the slot does not inherit the verdict";
+}
+
 TEST_F(TcClassifierTest, IpsScanWindowBoundariesAndPatternFilters) {
     ASSERT_TRUE(tc_->add_ips_pattern(IpsPattern::from_string(1, "XYZZY", IpsAction::Drop)).ok());
     IpsPattern udp_only = IpsPattern::from_string(2, "GETROOT", IpsAction::Drop);

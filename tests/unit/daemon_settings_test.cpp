@@ -102,7 +102,9 @@ TEST(DatapathSettings, MapsBelongToTheirFeature) {
     };
     for (const auto& [map, feature] : table) EXPECT_EQ(feature_of_map(map), feature) << map;
     for (const auto& [map, feature] : table)
-        if (*feature) EXPECT_TRUE(config::is_known_feature(feature)) << feature;
+        if (*feature) {
+            EXPECT_TRUE(config::is_known_feature(feature)) << feature;
+        }
 }
 
 TEST(ConfigLists, ReadsInlineAndFileEntriesAndDiffs) {

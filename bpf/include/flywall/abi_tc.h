@@ -88,6 +88,11 @@ struct fw_tc_flow {
 	__u8 pad;
 	__u32 ips_pattern_id;  /* pattern that set the verdict (its user id) */
 	__u32 ips_alerts;      /* alert matches on this flow */
+	/* Slot of tc_ips_patterns that set the verdict. A cached DROP holds only while IPS is on and
+	 * that slot still holds an enabled drop pattern of the same id: removing, disabling or
+	 * turning the pattern into an alert lets the flow through again (bpf/lib/fw_tc_ips.h). */
+	__u32 ips_pattern_slot;
+	__u32 pad2;
 };
 
 /* ---- QoS rules (array map, first match wins) ---- */
