@@ -20,6 +20,9 @@ FeatureBinding feature_binding(std::string_view f, const config::Config& cfg) {
     if (f == "statistics") return {FW_F_STATS, FW_TC_F_STATS, true};
     if (f == "events") return {FW_F_EVENTS, FW_TC_F_EVENTS, true};
     if (f == "ddos_protection") return {0, 0, true};
+    // The engine learns port scans from new-flow events, limits and IPS from their events: it
+    // turns on the event sources it needs, whatever the events feature says.
+    if (f == "learning_engine") return {FW_F_EVENTS | FW_F_NEW_FLOW_EVENTS, FW_TC_F_EVENTS, true};
     if (f == "qos") return {0, FW_TC_F_QOS, true, true};
     if (f == "inline_ips") return {0, FW_TC_F_IPS, true, true};
     return {0, 0, false};

@@ -189,6 +189,8 @@ private:
     Status restore_durable(const config::Config& cfg);
     // Writes fw_cfg.features from the coordinator's state and the current config's bindings.
     void resync_feature_bits();
+    // The programs' feature words from applied_ (bind_mu_ held).
+    void write_feature_bits_locked();
     std::vector<int> program_fds() const;
     std::vector<SelfTiming> self_timing_unlocked() const;  // for the governor's load source
     std::vector<MapRef> all_maps() const;
@@ -201,6 +203,7 @@ private:
     // What feature apply hooks read: they run on API and governor threads without mu_.
     mutable std::mutex bind_mu_;
     config::Config bind_cfg_;
+    std::map<std::string, bool> applied_;  // feature -> state its apply hook last set (bind_mu_)
     void set_config(const config::Config& c);
     std::string config_source_;
     std::chrono::steady_clock::time_point started_;

@@ -13,7 +13,7 @@ Status Manager::register_features() {
     for (const auto& f : coordinator_.features()) {
         const std::string name = f.name;
         FW_TRY(coordinator_.set_apply_hook(name, [this, name](bool enabled) -> Status {
-            if (name == "learning_engine") return set_learning_enabled(enabled);  // user space only
+            if (name == "learning_engine") FW_TRY(set_learning_enabled(enabled));  // and its event bits below
             if (auto monitor = socket_monitor_feature(name)) {
                 auto st = sockets_.set_wanted(*monitor, enabled);
                 if (!st.ok()) return std::move(st).error().wrap("feature \"" + name + "\"");
@@ -29,15 +29,11 @@ Status Manager::register_features() {
                 return Error::from_errno(ENOTSUP, "feature \"" + name + "\" has no kernel program in this " +
                                                       (b.implemented ? "daemon (the TC classifier did not load)" : "build"));
             }
-            auto* features = &xdp_->config().features;
-            if (enabled) __atomic_fetch_or(features, b.bits, __ATOMIC_SEQ_CST);
-            else __atomic_fetch_and(features, ~b.bits, __ATOMIC_SEQ_CST);
-            if (tc_ && b.tc_bits) {
-                auto* tcf = &tc_->config().features;
-                if (enabled) __atomic_fetch_or(tcf, b.tc_bits, __ATOMIC_SEQ_CST);
-                else __atomic_fetch_and(tcf, ~b.tc_bits, __ATOMIC_SEQ_CST);
-            }
-            bump_policy_generation(xdp_->config());
+            // Bits are the union over the applied features (two may share one: learning_engine
+            // needs the events the events feature also sends), never one feature's own toggle.
+            std::lock_guard lk(bind_mu_);
+            applied_[name] = enabled;
+            write_feature_bits_locked();
             return {};
         }));
     }
@@ -85,21 +81,37 @@ void Manager::set_config(const config::Config& c) {
 }
 
 void Manager::resync_feature_bits() {
-    std::uint32_t managed = 0, want = 0;
-    for (const auto& f : coordinator_.features()) {
-        config::Config all_on = cfg_;
-        all_on.rate_limit.enabled = true;
-        all_on.flows.trusted_after_packets = 1;
-        managed |= feature_binding(f.name, all_on).bits;
-        if (f.enabled) want |= feature_binding(f.name, cfg_).bits;
+    const auto features = coordinator_.features();
+    std::lock_guard lk(bind_mu_);
+    for (const auto& f : features) applied_[f.name] = f.enabled;
+    write_feature_bits_locked();
+}
+
+void Manager::write_feature_bits_locked() {
+    // Managed: every bit some feature may set (with the config that sets the most); the rest of
+    // the word (none today) is left alone.
+    config::Config all_on = bind_cfg_;
+    all_on.rate_limit.enabled = true;
+    all_on.flows.trusted_after_packets = 1;
+    std::uint32_t managed = 0, want = 0, tc_managed = 0, tc_want = 0;
+    for (const auto& [name, on] : applied_) {
+        const FeatureBinding all = feature_binding(name, all_on);
+        const FeatureBinding b = feature_binding(name, bind_cfg_);
+        managed |= all.bits;
+        tc_managed |= all.tc_bits;
+        if (on) {
+            want |= b.bits;
+            tc_want |= b.tc_bits;
+        }
     }
-    auto* features = &xdp_->config().features;
-    std::uint32_t cur = __atomic_load_n(features, __ATOMIC_SEQ_CST);
-    while (!__atomic_compare_exchange_n(features, &cur, (cur & ~managed) | want, false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST)) {
-    }
+    const auto store = [](std::uint32_t* word, std::uint32_t mask, std::uint32_t bits) {
+        std::uint32_t cur = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+        while (!__atomic_compare_exchange_n(word, &cur, (cur & ~mask) | bits, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        }
+    };
+    store(&xdp_->config().features, managed, want);
+    if (tc_) store(&tc_->config().features, tc_managed, tc_want);
     bump_policy_generation(xdp_->config());
-    // The TC bits do not depend on the config; the apply hooks keep them in step.
 }
 
 Result<std::vector<std::string>> Manager::set_feature(const std::string& name, bool enable, bool force) {

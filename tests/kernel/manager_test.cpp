@@ -3,6 +3,7 @@
 // diff (API entries survive, removed config entries go, bad config leaves state unchanged),
 // a second instance refused, clean stop. Needs root and BPF; skipped otherwise.
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -81,6 +82,46 @@ protected:
         close(fd);
         EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
         return r.ok() ? r->retval : 0;
+    }
+
+    // The kernel's own copy of xdp_blocklist's settings, through its pinned .bss.
+    std::vector<std::uint8_t> kernel_bss() {
+        std::string bss;
+        for (const auto& e : std::filesystem::directory_iterator(pin + "/maps"))
+            if (e.path().filename().string().rfind("xdp_", 0) == 0 && e.path().filename().string().find("bss") != std::string::npos)
+                bss = e.path();
+        EXPECT_FALSE(bss.empty()) << "no pinned .bss map of xdp_blocklist";
+        int fd = bpf_obj_get(bss.c_str());
+        EXPECT_GE(fd, 0);
+        bpf_map_info info{};
+        __u32 len = sizeof(info);
+        bpf_obj_get_info_by_fd(fd, &info, &len);
+        std::vector<std::uint8_t> buf(info.value_size);
+        __u32 zero = 0;
+        EXPECT_EQ(bpf_map_lookup_elem(fd, &zero, buf.data()), 0);
+        close(fd);
+        // Where fw_cfg sits in the section, from the map's BTF (DATASEC variable offsets).
+        fw_cfg_offset = SIZE_MAX;
+        if (btf* b = btf__load_from_kernel_by_id(info.btf_id)) {
+            const int sec = btf__find_by_name_kind(b, ".bss", BTF_KIND_DATASEC);
+            if (sec > 0) {
+                const btf_type* t = btf__type_by_id(b, static_cast<__u32>(sec));
+                const btf_var_secinfo* v = btf_var_secinfos(t);
+                for (int i = 0; i < btf_vlen(t); ++i, ++v)
+                    if (std::string(btf__name_by_offset(b, btf__type_by_id(b, v->type)->name_off)) == "fw_cfg")
+                        fw_cfg_offset = v->offset;
+            }
+            btf__free(b);
+        }
+        EXPECT_NE(fw_cfg_offset, SIZE_MAX) << "fw_cfg not found in the .bss BTF";
+        return buf;
+    }
+    std::size_t fw_cfg_offset = 0;
+    fw_xdp_config kernel_cfg() {
+        fw_xdp_config c{};
+        auto b = kernel_bss();
+        if (fw_cfg_offset != SIZE_MAX && fw_cfg_offset + sizeof(c) <= b.size()) std::memcpy(&c, b.data() + fw_cfg_offset, sizeof(c));
+        return c;
     }
 
     std::string if_a, if_b, pin, state_dir;
@@ -270,26 +311,10 @@ TEST_F(ManagerTest, ReloadFailingAtAnyStepLeavesTheOldStateExactly) {
         s.cfg = manager->config();
         return s;
     };
-    // The kernel's own view of the settings, through the pinned .bss.
-    auto kernel_cfg = [&] {
-        std::string bss;
-        for (const auto& e : std::filesystem::directory_iterator(pin + "/maps"))
-            if (e.path().filename().string().find("bss") != std::string::npos) bss = e.path();
-        EXPECT_FALSE(bss.empty()) << "no pinned .bss map";
-        int fd = bpf_obj_get(bss.c_str());
-        EXPECT_GE(fd, 0);
-        std::vector<std::uint8_t> buf(1 << 16);
-        __u32 zero = 0;
-        bpf_map_info info{};
-        __u32 len = sizeof(info);
-        bpf_obj_get_info_by_fd(fd, &info, &len);
-        buf.resize(info.value_size);
-        EXPECT_EQ(bpf_map_lookup_elem(fd, &zero, buf.data()), 0);
-        close(fd);
-        return buf;
-    };
     const Snapshot before = snap();
-    const auto kbefore = kernel_cfg();
+    const fw_xdp_config kbefore = kernel_cfg();
+    ASSERT_NE(kbefore.features, 0u);
+    ASSERT_EQ(kbefore.rl_pps, 5000u);
     ASSERT_EQ(before.verdicts, (std::vector<unsigned>{kXdpDrop, kXdpDrop, kXdpPass, kXdpPass}));
     ASSERT_EQ(before.hooks.size(), 1u);
 
@@ -312,19 +337,21 @@ TEST_F(ManagerTest, ReloadFailingAtAnyStepLeavesTheOldStateExactly) {
         EXPECT_EQ(snap(), before);
         // Every byte of the kernel's settings (features, tables, limiter, sampling) is back,
         // except the policy generation, which only ever counts up.
-        auto k = kernel_cfg();
-        ASSERT_EQ(k.size(), kbefore.size());
-        fw_xdp_config now{}, was{};
-        std::memcpy(&now, k.data(), sizeof(now));
-        std::memcpy(&was, kbefore.data(), sizeof(was));
+        fw_xdp_config now = kernel_cfg();
+        const fw_xdp_config& was = kbefore;
         EXPECT_GE(now.policy_gen, was.policy_gen);
         now.policy_gen = was.policy_gen;
+        EXPECT_EQ(now.features, was.features);
+        EXPECT_EQ(now.rl_pps, was.rl_pps);
+        EXPECT_EQ(now.trusted_after_packets, was.trusted_after_packets);
         EXPECT_EQ(std::memcmp(&now, &was, sizeof(now)), 0) << "fw_cfg differs after the rollback";
     }
     manager->fail_reload_at("");
     auto st = manager->apply_config(b);
     ASSERT_TRUE(st.ok()) << st.error().message();
     const Snapshot after = snap();
+    EXPECT_EQ(kernel_cfg().rl_pps, 100u) << "applied in full without the fault";
+    EXPECT_EQ(kernel_cfg().trusted_after_packets, 7u);
     EXPECT_EQ(after.verdicts, (std::vector<unsigned>{kXdpDrop, kXdpPass, kXdpDrop, kXdpPass}));
     EXPECT_EQ(after.hooks.size(), 2u);
     EXPECT_FALSE(after.features.count("dns_blocklist"));
@@ -350,9 +377,20 @@ TEST_F(ManagerTest, FeatureSwitchActsWithoutReload) {
     EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);
     EXPECT_EQ(manager->hooks().at(0).prog_id, prog_id);  // same program: nothing reloaded
     // learning_engine runs in the daemon; with its dependencies (flow_monitoring, statistics) on
-    // it turns on, and then holds flow_monitoring: a plain disable of that is refused.
+    // it turns on, with the event sources it learns from, and then holds flow_monitoring: a plain
+    // disable of that is refused.
+    ASSERT_FALSE(manager->coordinator().is_enabled("events"));
     auto learning = manager->set_feature("learning_engine", true, false);
     ASSERT_TRUE(learning.ok()) << learning.error().message();
+    const __u32 need = FW_F_EVENTS | FW_F_NEW_FLOW_EVENTS;
+    EXPECT_EQ(kernel_cfg().features & need, need) << "the engine's event sources are on";
+    // The events feature shares FW_F_EVENTS: switching it on and off leaves the engine's bit.
+    ASSERT_TRUE(manager->set_feature("events", true, false).ok());
+    ASSERT_TRUE(manager->set_feature("events", false, false).ok());
+    EXPECT_EQ(kernel_cfg().features & need, need) << "events off must not silence the learning engine";
+    ASSERT_TRUE(manager->set_feature("learning_engine", false, false).ok());
+    EXPECT_EQ(kernel_cfg().features & need, 0u) << "nobody needs them any more";
+    ASSERT_TRUE(manager->set_feature("learning_engine", true, false).ok());
     auto held = manager->set_feature("flow_monitoring", false, false);
     ASSERT_FALSE(held.ok());
     EXPECT_EQ(held.error().errnum(), EBUSY);

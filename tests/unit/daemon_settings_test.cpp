@@ -24,7 +24,8 @@ TEST(DatapathSettings, FeatureBindings) {
     EXPECT_EQ(feature_binding("events", cfg).bits, static_cast<uint32_t>(FW_F_EVENTS));
     EXPECT_TRUE(feature_binding("ddos_protection", cfg).implemented);
     EXPECT_EQ(feature_binding("ddos_protection", cfg).bits, 0u);
-    EXPECT_FALSE(feature_binding("learning_engine", cfg).implemented);
+    EXPECT_EQ(feature_binding("learning_engine", cfg).bits, static_cast<uint32_t>(FW_F_EVENTS | FW_F_NEW_FLOW_EVENTS));
+    EXPECT_EQ(feature_binding("learning_engine", cfg).tc_bits, static_cast<uint32_t>(FW_TC_F_EVENTS));
     EXPECT_TRUE(feature_binding("qos", cfg).needs_tc);
     EXPECT_EQ(feature_binding("qos", cfg).tc_bits, static_cast<uint32_t>(FW_TC_F_QOS));
     EXPECT_EQ(feature_binding("inline_ips", cfg).tc_bits, static_cast<uint32_t>(FW_TC_F_IPS));
