@@ -58,9 +58,21 @@ Status Manager::init(config::Config cfg) {
         XdpLoadOptions load_opts;
         const uint64_t slots = std::bit_ceil(std::max<uint64_t>(2 * cfg.blocklist.exact_capacity, 1ull << FW_FT_MIN_BITS));
         load_opts.ft_slots4 = load_opts.ft_slots6 = static_cast<uint32_t>(std::min<uint64_t>(slots, 1ull << FW_FT_MAX_BITS));
+        // A previous instance left its datapath attached (SIGTERM with detach_on_exit = false,
+        // or a crash): its flows and limiter state carry over when their layout is this build's.
+        std::string why_not;
+        std::optional<CarriedTables> previous = read_previous_tables(pins_->maps_dir(), &why_not);
+        if (previous) load_opts.tbl_seed = previous->seeds;
         auto xdp = XdpFastPath::load(load_opts);
         if (!xdp.ok()) return std::move(xdp).error();
         xdp_.emplace(std::move(*xdp));
+        if (previous) {
+            const auto a = xdp_->adopt(*previous);
+            spdlog::info("flywall: from the previous instance: flows {}, rate limiter {}{}{}", a.flows ? "carried over" : "not",
+                         a.rl ? "carried over" : "not", a.why_not.empty() ? "" : " (", a.why_not.empty() ? "" : a.why_not + ")");
+        } else {
+            spdlog::debug("flywall: nothing carried over: {}", why_not);
+        }
     }
     FW_TRY(pins_->pin_object(xdp_->object()));
     {

@@ -1,10 +1,12 @@
 #include "runtime/xdp_fastpath.hpp"
 
+#include <bpf/btf.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "runtime/fasttable.hpp"
 
@@ -116,6 +118,44 @@ Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
     FW_TRY_ASSIGN(fp.rl_, map_table(fp.skel_->maps.fw_rl_map));
     FW_TRY_ASSIGN(fp.flows_, map_table(fp.skel_->maps.fw_flows));
     return fp;
+}
+
+XdpFastPath::Adopted XdpFastPath::adopt(const CarriedTables& c) {
+    Adopted a;
+    const btf* b = bpf_object__btf(skel_.object());
+    std::string now_seeds;
+    if (b) {
+        const int sec = btf__find_by_name_kind(b, ".bss", BTF_KIND_DATASEC);
+        if (sec > 0) {
+            const btf_type* t = btf__type_by_id(b, static_cast<__u32>(sec));
+            const btf_var_secinfo* v = btf_var_secinfos(t);
+            for (int i = 0; i < btf_vlen(t); ++i, ++v) {
+                const btf_type* var = btf__type_by_id(b, v->type);
+                if (std::string(btf__name_by_offset(b, var->name_off)) == "fw_tbl") now_seeds = btf_layout(b, var->type);
+            }
+        }
+    }
+    if (now_seeds.empty() || now_seeds != c.seeds_layout ||
+        std::memcmp(&skel_->bss->fw_tbl, &c.seeds, sizeof(fw_tbl_config)) != 0) {
+        a.why_not = "the table seeds differ (layout or value)";
+        return a;
+    }
+    const auto copy = [&](const std::optional<CarriedTable>& t, const bpf_map* map, MapMmap& dst, auto* slot_type) {
+        using Slot = std::remove_pointer_t<decltype(slot_type)>;
+        std::string why;
+        if (!t) return false;
+        if (!fits(*t, map, b, &why) || t->bytes.size() != dst.size() || t->value_size != sizeof(Slot)) {
+            a.why_not += (a.why_not.empty() ? "" : "; ") + why;
+            return false;
+        }
+        std::memcpy(dst.data(), t->bytes.data(), dst.size());
+        for (Slot& s : slots<Slot>(dst))
+            if (s.state == FW_SLOT_BUSY) s.state = FW_SLOT_EMPTY;
+        return true;
+    };
+    a.flows = copy(c.flows, skel_->maps.fw_flows, flows_, static_cast<fw_flow_slot*>(nullptr));
+    a.rl = copy(c.rl, skel_->maps.fw_rl_map, rl_, static_cast<fw_rl_slot*>(nullptr));
+    return a;
 }
 
 bool XdpFastPath::watch_fast_clock(uint64_t now_ns, uint64_t max_lag_ns) {

@@ -15,6 +15,7 @@
 
 #include "common/result.hpp"
 #include "runtime/bloom_map.hpp"
+#include "runtime/carry_over.hpp"
 #include "runtime/loader.hpp"
 #include "runtime/map.hpp"
 #include "runtime/policy_generation.hpp"
@@ -108,6 +109,14 @@ public:
     // RateLimiterTable and FlowTable (ratelimit.hpp, flows.hpp) are their typed views.
     std::span<fw_rl_slot> rl_slots() const { return slots<fw_rl_slot>(rl_); }
     std::span<fw_flow_slot> flow_slots() const { return slots<fw_flow_slot>(flows_); }
+    // Copies a previous instance's flow and limiter slots into this (not yet attached) instance
+    // when it was loaded with their seeds and their slot layout is this build's (carry_over.hpp).
+    // Slots a writer had claimed but not finished go back to EMPTY.
+    struct Adopted {
+        bool flows = false, rl = false;
+        std::string why_not;  // what was not carried over, and why
+    };
+    Adopted adopt(const CarriedTables& previous);
     const fw_tbl_config& tbl_config() const { return skel_->bss->fw_tbl; }
     // The program's millisecond clock (fw_fast_now, bpf/lib/fw_gcra.h): CLOCK_MONOTONIC as its
     // BPF timer last stored it; 0 until the first packet started the timer and it ran once.

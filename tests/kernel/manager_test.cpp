@@ -180,6 +180,15 @@ TEST_F(ManagerTest, StopWithoutDetachLeavesTheDatapathAndTheNextInstanceTakesItO
     __u32 first = 0;
     ASSERT_EQ(bpf_xdp_query_id(idx, XDP_FLAGS_SKB_MODE, &first), 0);
     ASSERT_NE(first, 0u);
+    // Flow and limiter state to carry over: five packets of one flow, one of another source.
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(verdict("198.18.79.5"), kXdpPass);
+    EXPECT_EQ(verdict("198.18.79.6"), kXdpPass);
+    auto flows_before = (*m)->flows(100);
+    ASSERT_TRUE(flows_before.ok());
+    std::map<std::string, std::uint64_t> packets_before;
+    for (const auto& f : *flows_before) packets_before[format_flow_key(f.key)] = f.value.packets;
+    ASSERT_EQ(packets_before.size(), 2u);
+    const auto rl_before = (*m)->rate_limiter_occupancy();
     (*m)->stop();
     m->reset();
     __u32 left = 0;
@@ -199,6 +208,19 @@ TEST_F(ManagerTest, StopWithoutDetachLeavesTheDatapathAndTheNextInstanceTakesItO
     ASSERT_EQ(bpf_xdp_query_id(idx, XDP_FLAGS_SKB_MODE, &now), 0);
     EXPECT_NE(now, first);
     EXPECT_EQ(now, hooks[0].prog_id);
+    // The flows and the limiter's sources are carried over, counters included.
+    auto flows_after = manager->flows(100);
+    ASSERT_TRUE(flows_after.ok());
+    std::map<std::string, std::uint64_t> packets_after;
+    for (const auto& f : *flows_after) packets_after[format_flow_key(f.key)] = f.value.packets;
+    EXPECT_EQ(packets_after, packets_before);
+    EXPECT_EQ(manager->rate_limiter_occupancy(), rl_before);
+    EXPECT_EQ(verdict("198.18.79.5"), kXdpPass);
+    flows_after = manager->flows(100);
+    ASSERT_TRUE(flows_after.ok());
+    for (const auto& f : *flows_after)
+        if (packets_before.count(format_flow_key(f.key)) && f.value.packets == 6) packets_after.clear();
+    EXPECT_TRUE(packets_after.empty()) << "the carried flow keeps counting in the new program (5 + 1)";
     EXPECT_EQ(verdict("198.18.77.1"), kXdpDrop);
     EXPECT_EQ(verdict("198.18.79.1"), kXdpPass);
     manager->stop();

@@ -4,10 +4,15 @@
 // LRU replacement inside a full bucket, and the millisecond timestamp clock.
 #include <gtest/gtest.h>
 
+#include <bpf/libbpf.h>
+#include <sys/stat.h>
+
 #include <chrono>
+#include <filesystem>
 #include <ctime>
 #include <thread>
 
+#include "runtime/carry_over.hpp"
 #include "runtime/flows.hpp"
 #include "runtime/iplists.hpp"
 #include "xdp_feature_util.hpp"
@@ -357,6 +362,58 @@ TEST_F(XdpFlow, DisabledTrackingCreatesNothing) {
     ASSERT_TRUE(occ.ok());
     EXPECT_EQ(*occ, 0u);
     EXPECT_EQ(stats_of(*fp_).flows_new, 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// Carry-over (runtime/carry_over.hpp): a second fast path loaded with the first one's seeds takes
+// its flow and limiter slots from the first one's pins, and refuses them when the slot layout or
+// the seeds differ.
+TEST_F(XdpFlow, FlowsCarryOverToTheNextInstanceOnlyWithTheSameLayout) {
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(run_verdict(*fp_, tcp4("198.18.0.7", 7777, 0x10)), XDP_PASS);
+    const std::string dir = "/sys/fs/bpf/fw-carry-test-" + std::to_string(getpid());
+    std::filesystem::remove_all(dir);
+    ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+    bpf_map* m;
+    bpf_object__for_each_map(m, fp_->object()) {
+        std::string n = bpf_map__name(m);
+        if (n != "fw_flows" && n != "fw_rl_map" && n.find(".bss") == std::string::npos) continue;
+        for (auto& ch : n)
+            if (ch == '.') ch = '_';
+        ASSERT_EQ(bpf_map__pin(m, (dir + "/" + n).c_str()), 0) << n;
+    }
+    std::string why;
+    auto prev = read_previous_tables(dir, &why);
+    std::filesystem::remove_all(dir);
+    ASSERT_TRUE(prev) << why;
+    ASSERT_TRUE(prev->flows && prev->rl);
+    EXPECT_NE(prev->flows->layout.find("trust_gen"), std::string::npos) << prev->flows->layout;
+
+    XdpLoadOptions o;
+    o.tbl_seed = prev->seeds;
+    auto next = XdpFastPath::load(o);
+    ASSERT_TRUE(next.ok()) << next.error().message();
+    auto a = next->adopt(*prev);
+    EXPECT_TRUE(a.flows && a.rl) << a.why_not;
+    auto v = FlowTable::of(*next).lookup(key4("198.18.0.7", 7777));
+    ASSERT_TRUE(v.ok() && v->has_value()) << "the flow is found in the new table (same seeds, same places)";
+    EXPECT_EQ((*v)->packets, 3u);
+
+    auto changed = *prev;
+    changed.flows->layout += "x";  // as if a member had moved in the new build
+    auto other = XdpFastPath::load(o);
+    ASSERT_TRUE(other.ok());
+    a = other->adopt(changed);
+    EXPECT_FALSE(a.flows);
+    EXPECT_TRUE(a.rl);
+    EXPECT_NE(a.why_not.find("fw_flows: slot layout changed"), std::string::npos) << a.why_not;
+    auto fresh = XdpFastPath::load();  // other seeds: nothing fits where it was
+    ASSERT_TRUE(fresh.ok());
+    a = fresh->adopt(*prev);
+    EXPECT_FALSE(a.flows || a.rl);
+    EXPECT_NE(a.why_not.find("seeds differ"), std::string::npos) << a.why_not;
 }
 
 }  // namespace

@@ -109,8 +109,22 @@ hooks_check() {  # hooks_check WHAT OLD_XDP_ID: the new daemon took the old prog
     t_say "ok: $what: xdp program $old taken over by $(t_xdp_prog_id); one tc classifier per direction"
 }
 
+flow_packets() {  # packets of the allowed stream's flow in the XDP flow table (0 when absent)
+    t_api GET '/api/ebpf/flows?limit=1000' |
+        jq '[.flows[] | select(.src == "198.18.10.3" and .dport == 9100) | .packets] | max // 0'
+}
+flows_check() {  # flows_check WHAT BEFORE: the flow was carried over, its counter continues
+    local what=$1 before=$2 now
+    now=$(flow_packets)
+    [ "$now" -ge "$before" ] && [ "$before" -gt 0 ] ||
+        t_fail "$what: the allowed stream's flow should carry over with its counter ($before before, $now now)"
+    grep -q 'flows carried over, rate limiter carried over' "$T_LOG" || t_fail "$what: the daemon should log the carry-over"
+    t_say "ok: $what: flow carried over, packets $before before the stop, $now now"
+}
+
 # ---- 1. SIGTERM + start ----
 old=$(t_xdp_prog_id)
+fp=$(flow_packets)
 [ -n "$old" ] || t_fail "no XDP program attached after start"
 t_stop_daemon; rc=$?
 [ "$rc" = 0 ] || t_fail "SIGTERM: daemon exited $rc"
@@ -121,16 +135,19 @@ sleep 0.5
 t_start_daemon
 hooks_check "SIGTERM + start" "$old"
 ttl_check "SIGTERM + start"
+flows_check "SIGTERM + start" "$fp"
 sleep 2
 
 # ---- 2. SIGKILL + start ----
 old=$(t_xdp_prog_id)
+fp=$(flow_packets)
 kill -KILL "$T_DAEMON"; wait "$T_DAEMON" 2>/dev/null; T_DAEMON=
 [ "$(t_xdp_prog_id)" = "$old" ] || t_fail "SIGKILL: the program should stay attached"
 sleep 0.5
 t_start_daemon
 hooks_check "SIGKILL + start" "$old"
 ttl_check "SIGKILL + start"
+flows_check "SIGKILL + start" "$fp"
 
 # `flywall stop --detach` refuses while a daemon holds the pins.
 out=$(t_fw "$T_BIN" stop --detach --config "$T_CONF" 2>&1); rc=$?
