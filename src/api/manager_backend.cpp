@@ -496,12 +496,12 @@ Result<json> ManagerBackend::qos_rules() {
 }
 
 Result<json> ManagerBackend::add_qos_rule(const config::QosRuleConfig& rule) {
-    FW_TRY(m_.tc_policy().add_qos_rule(rule));
+    FW_TRY(m_.add_qos_rule(rule));
     return to_json(rule);
 }
 
 Status ManagerBackend::remove_qos_rule(const std::string& name) {
-    FW_TRY_ASSIGN(bool existed, m_.tc_policy().remove_qos_rule(name));
+    FW_TRY_ASSIGN(bool existed, m_.remove_qos_rule(name));
     if (!existed) return Error::from_errno(ENOENT, "no QoS rule \"" + name + "\"");
     return {};
 }
@@ -527,14 +527,14 @@ Result<json> ManagerBackend::ips_patterns() {
 }
 
 Result<json> ManagerBackend::add_ips_pattern(const config::IpsPatternConfig& pattern) {
-    FW_TRY_ASSIGN(auto id, m_.tc_policy().add_ips_pattern(pattern));
+    FW_TRY_ASSIGN(auto id, m_.add_ips_pattern(pattern));
     json j = to_json(pattern);
     j["id"] = id;
     return j;
 }
 
 Status ManagerBackend::remove_ips_pattern(const std::string& name) {
-    FW_TRY_ASSIGN(bool existed, m_.tc_policy().remove_ips_pattern(name));
+    FW_TRY_ASSIGN(bool existed, m_.remove_ips_pattern(name));
     if (!existed) return Error::from_errno(ENOENT, "no IPS pattern \"" + name + "\"");
     return {};
 }

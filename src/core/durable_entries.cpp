@@ -90,7 +90,9 @@ Result<std::unique_ptr<DurableEntries>> DurableEntries::open(const std::string& 
         "CREATE TABLE IF NOT EXISTS ip_entries (prefix TEXT NOT NULL, list INTEGER NOT NULL, dir INTEGER NOT NULL,"
         " expires_realtime_ns INTEGER, source INTEGER NOT NULL, PRIMARY KEY (prefix, list));"
         "CREATE TABLE IF NOT EXISTS domain_entries (name TEXT PRIMARY KEY, action INTEGER NOT NULL,"
-        " expires_realtime_ns INTEGER);"));
+        " expires_realtime_ns INTEGER);"
+        "CREATE TABLE IF NOT EXISTS tc_policy (kind TEXT NOT NULL, name TEXT NOT NULL, hcl TEXT NOT NULL,"
+        " PRIMARY KEY (kind, name));"));
     {
         Stmt v(d->db_, "SELECT value FROM meta WHERE key = 'schema'");
         if (!v) return sql_error(d->db_, "read schema version");
@@ -196,6 +198,27 @@ Status DurableEntries::drop_domains(std::span<const std::string> names) {
     return {};
 }
 
+Status DurableEntries::put_policy(const std::string& kind, const std::string& name, const std::string& hcl) {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "INSERT INTO tc_policy (kind, name, hcl) VALUES (?, ?, ?) ON CONFLICT (kind, name) DO UPDATE SET hcl = excluded.hcl");
+    if (!s) return sql_error(db_, "prepare");
+    sqlite3_bind_text(s.get(), 1, kind.c_str(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s.get(), 2, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s.get(), 3, hcl.c_str(), static_cast<int>(hcl.size()), SQLITE_TRANSIENT);
+    if (!s.run()) return sql_error(db_, "record " + kind + " " + name);
+    return {};
+}
+
+Status DurableEntries::drop_policy(const std::string& kind, const std::string& name) {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "DELETE FROM tc_policy WHERE kind = ? AND name = ?");
+    if (!s) return sql_error(db_, "prepare");
+    sqlite3_bind_text(s.get(), 1, kind.c_str(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s.get(), 2, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    if (!s.run()) return sql_error(db_, "forget " + kind + " " + name);
+    return {};
+}
+
 Result<DurableEntries::Restored> DurableEntries::load() {
     std::lock_guard lk(mu_);
     Restored out;
@@ -256,6 +279,17 @@ Result<DurableEntries::Restored> DurableEntries::load() {
             out.domains.push_back(std::move(r));
         }
         if (rc != SQLITE_DONE) return sql_error(db_, "read domain entries");
+    }
+    {
+        Stmt s(db_, "SELECT kind, name, hcl FROM tc_policy ORDER BY rowid");
+        if (!s) return sql_error(db_, "prepare");
+        int rc;
+        const auto text = [&](int col) {
+            const char* t = reinterpret_cast<const char*>(sqlite3_column_text(s.get(), col));
+            return std::string(t ? t : "");
+        };
+        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.policies.push_back({text(0), text(1), text(2)});
+        if (rc != SQLITE_DONE) return sql_error(db_, "read tc policy");
     }
     if (out.expired) {
         const std::string now_s = std::to_string(now);

@@ -39,11 +39,19 @@ public:
     Status put_domains(std::span<const std::pair<std::string, DomainAction>> names,
                        std::span<const std::optional<std::chrono::seconds>> ttls);
     Status drop_domains(std::span<const std::string> names);
+    // API-owned TC policy entries ("qos" rules, "ips" patterns), kept as the HCL text of a
+    // configuration that holds only them, read back with the config parser.
+    Status put_policy(const std::string& kind, const std::string& name, const std::string& hcl);
+    Status drop_policy(const std::string& kind, const std::string& name);
 
     struct Restored {
         std::vector<IpEntrySpec> ips;       // ttl = the time left
         std::vector<DomainRule> domains;    // expires_ns on CLOCK_MONOTONIC
         std::size_t expired = 0;            // rows whose expiry had passed (deleted)
+        struct Policy {
+            std::string kind, name, hcl;
+        };
+        std::vector<Policy> policies;       // in the order they were first stored
     };
     // Every live row; rows whose expiry has passed are deleted.
     Result<Restored> load();

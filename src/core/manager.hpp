@@ -148,6 +148,12 @@ public:
     Result<std::size_t> add_domains(const std::vector<std::pair<std::string, DomainAction>>& names,
                                     const std::vector<std::optional<std::chrono::seconds>>& ttls);
     Result<std::size_t> remove_domains(const std::vector<std::string>& names);
+    // QoS rules and IPS patterns written through the API: TcPolicyStore, and the durable store so
+    // they survive a restart (manager_entries.cpp).
+    Status add_qos_rule(const config::QosRuleConfig& rule);
+    Result<bool> remove_qos_rule(const std::string& name);
+    Result<std::uint32_t> add_ips_pattern(const config::IpsPatternConfig& pattern);
+    Result<bool> remove_ips_pattern(const std::string& name);
 
     Result<std::vector<FlowEntry>> flows(std::size_t limit) const;
     // Entries in the flow table now (none when it cannot be read).
@@ -187,6 +193,8 @@ private:
     // Opens the durable store (state_dir) and puts its live entries back into the maps
     // (manager_entries.cpp).
     Status restore_durable(const config::Config& cfg);
+    bool config_has_qos_rule(const std::string& name) const;
+    bool config_has_ips_pattern(const std::string& name) const;
     // Writes fw_cfg.features from the coordinator's state and the current config's bindings.
     void resync_feature_bits();
     // The programs' feature words from applied_ (bind_mu_ held).

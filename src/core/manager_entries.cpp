@@ -20,9 +20,82 @@ Status Manager::restore_durable(const config::Config& cfg) {
         auto n = domains_->add_many(restored.domains);
         if (!n.ok()) return std::move(n).error().wrap("restore domains from " + durable_->path());
     }
-    spdlog::info("flywall: restored {} IP and {} domain entries from {} ({} had expired)", restored.ips.size(),
-                 restored.domains.size(), durable_->path(), restored.expired);
+    // API-owned QoS rules and IPS patterns, after the config's (a name the config now uses stays
+    // the config's). One that cannot be applied (no TC classifier, a bad row) is reported and
+    // skipped: the rest of the datapath still starts.
+    std::size_t policies = 0;
+    for (const auto& p : restored.policies) {
+        auto lr = config::load_string(p.hcl, durable_->path() + ":" + p.kind + ":" + p.name);
+        Status st;
+        if (!lr.ok()) {
+            st = Error::invalid("stored " + p.kind + " '" + p.name + "' does not parse").with_detail(lr.error_text());
+        } else if (p.kind == "qos" && lr.config().qos.rules.size() == 1) {
+            if (!config_has_qos_rule(p.name)) st = tc_policy_.add_qos_rule(lr.config().qos.rules[0]);
+        } else if (p.kind == "ips" && lr.config().ips.patterns.size() == 1) {
+            if (!config_has_ips_pattern(p.name)) {
+                auto id = tc_policy_.add_ips_pattern(lr.config().ips.patterns[0]);
+                if (!id.ok()) st = std::move(id).error();
+            }
+        } else {
+            st = Error::invalid("stored " + p.kind + " '" + p.name + "' is not one rule or pattern");
+        }
+        if (!st.ok()) {
+            record_error(std::move(st).error().wrap("restore from " + durable_->path()));
+            continue;
+        }
+        ++policies;
+    }
+    spdlog::info("flywall: restored {} IP and {} domain entries and {} QoS/IPS entries from {} ({} had expired)",
+                 restored.ips.size(), restored.domains.size(), policies, durable_->path(), restored.expired);
     return {};
+}
+
+bool Manager::config_has_qos_rule(const std::string& name) const {
+    for (const auto& r : cfg_.qos.rules)
+        if (r.name == name) return true;
+    return false;
+}
+
+bool Manager::config_has_ips_pattern(const std::string& name) const {
+    for (const auto& p : cfg_.ips.patterns)
+        if (p.name == name) return true;
+    return false;
+}
+
+Status Manager::add_qos_rule(const config::QosRuleConfig& rule) {
+    std::lock_guard lk(mu_);
+    FW_TRY(tc_policy_.add_qos_rule(rule));
+    if (durable_) {
+        config::Config only;
+        only.qos.rules = {rule};
+        FW_TRY(durable_->put_policy("qos", rule.name, config::to_hcl(only)));
+    }
+    return {};
+}
+
+Result<bool> Manager::remove_qos_rule(const std::string& name) {
+    std::lock_guard lk(mu_);
+    FW_TRY_ASSIGN(bool existed, tc_policy_.remove_qos_rule(name));
+    if (durable_) FW_TRY(durable_->drop_policy("qos", name));
+    return existed;
+}
+
+Result<std::uint32_t> Manager::add_ips_pattern(const config::IpsPatternConfig& pattern) {
+    std::lock_guard lk(mu_);
+    FW_TRY_ASSIGN(std::uint32_t id, tc_policy_.add_ips_pattern(pattern));
+    if (durable_) {
+        config::Config only;
+        only.ips.patterns = {pattern};
+        FW_TRY(durable_->put_policy("ips", pattern.name, config::to_hcl(only)));
+    }
+    return id;
+}
+
+Result<bool> Manager::remove_ips_pattern(const std::string& name) {
+    std::lock_guard lk(mu_);
+    FW_TRY_ASSIGN(bool existed, tc_policy_.remove_ips_pattern(name));
+    if (durable_) FW_TRY(durable_->drop_policy("ips", name));
+    return existed;
 }
 
 Result<std::size_t> Manager::add_ips(std::vector<IpEntrySpec> entries) {
