@@ -155,6 +155,14 @@ XdpFastPath::Adopted XdpFastPath::adopt(const CarriedTables& c) {
     };
     a.flows = copy(c.flows, skel_->maps.fw_flows, flows_, static_cast<fw_flow_slot*>(nullptr));
     a.rl = copy(c.rl, skel_->maps.fw_rl_map, rl_, static_cast<fw_rl_slot*>(nullptr));
+    if (a.flows) {
+        // The carried flows were stamped under the previous instance's policy generations. This
+        // instance counts on from above all of them, so no stamp can equal a generation of this
+        // instance's policy: every carried trusted flow is checked again before it skips a list.
+        __u32 top = 0;
+        for (const fw_flow_slot& s : flow_slots()) top = std::max(top, s.v.trust_gen);
+        __atomic_store_n(&skel_->bss->fw_cfg.policy_gen, top + 1, __ATOMIC_SEQ_CST);
+    }
     return a;
 }
 

@@ -400,6 +400,7 @@ TEST_F(XdpFlow, FlowsCarryOverToTheNextInstanceOnlyWithTheSameLayout) {
     auto v = FlowTable::of(*next).lookup(key4("198.18.0.7", 7777));
     ASSERT_TRUE(v.ok() && v->has_value()) << "the flow is found in the new table (same seeds, same places)";
     EXPECT_EQ((*v)->packets, 3u);
+    EXPECT_GT(next->config().policy_gen, (*v)->trust_gen) << "carried stamps are all older than this instance's policy";
 
     auto changed = *prev;
     changed.flows->layout += "x";  // as if a member had moved in the new build
