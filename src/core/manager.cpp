@@ -2,8 +2,6 @@
 
 #include "core/feature_check.hpp"
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 
@@ -118,10 +116,7 @@ Status Manager::init(config::Config cfg) {
 
     // Events: every ring buffer of the loaded programs, found by type.
     std::vector<RingBufferSource::Ring> rings;
-    bpf_map* map;
-    bpf_object__for_each_map(map, xdp_->object()) {
-        if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF) rings.push_back({bpf_map__fd(map), RecordKind::Xdp});
-    }
+    for (int fd : xdp_->ring_fds()) rings.push_back({fd, RecordKind::Xdp});
     if (tc_) rings.push_back({tc_->events_fd(), RecordKind::Tc});
     FW_TRY_ASSIGN(auto source, RingBufferSource::create(rings));
     events_ = std::make_unique<EventProcessor>(std::move(source));

@@ -1,7 +1,5 @@
 // Manager: the read side. Reports the API serves (health, hooks, maps, programs, statistics,
 // lists, flows, the event subscriptions); nothing here changes the datapath.
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 
@@ -16,20 +14,6 @@ namespace {
 // Socket hooks live in SocketMonitorService's own HookManager; their ids are shown above this
 // offset so they never collide with the interface hooks' ids.
 constexpr HookId kSocketHookIdBase = HookId{1} << 32;
-
-// Counts a map's keys without knowing its types.
-Result<std::uint64_t> count_keys(int fd, std::uint32_t key_size) {
-    std::vector<std::uint8_t> cur(std::max<std::uint32_t>(key_size, 1)), next(cur.size());
-    std::uint64_t n = 0;
-    bool first = true;
-    while (bpf_map_get_next_key(fd, first ? nullptr : cur.data(), next.data()) == 0) {
-        ++n;
-        cur.swap(next);
-        first = false;
-    }
-    if (errno != ENOENT) return Error::from_errno(errno, "count map entries");
-    return n;
-}
 
 }  // namespace
 
@@ -147,7 +131,7 @@ Result<std::vector<MapReport>> Manager::maps() const {
                 break;
             }
             default: {
-                auto n = count_keys(m.fd(), info.key_size);
+                auto n = m.count_keys();
                 if (n.ok()) r.entries = *n;
                 else if (n.error().errnum() != ENOTSUP && n.error().errnum() != 524 /* ENOTSUPP */)
                     return std::move(n).error().wrap("map " + m.name());
@@ -182,24 +166,13 @@ ManagerHealth Manager::health() const {
     if (cfg_.ebpf.enabled)
         for (const auto& i : cfg_.interfaces) h.hooks_expected += i.tc ? 3 : 1;  // XDP (+ TC ingress, egress)
     if (xdp_ && tc_ && program_stats(tc_->prog_fd()).ok()) ++h.programs_loaded;
-    // A hook counts as attached only while the interface still exists with our program on it.
-    for (const auto& hk : hooks_.list()) {
-        if (hk.attach_point != AttachPoint::Xdp) {
+    // A hook counts as attached only while the kernel says our program is in its slot: XDP and
+    // both tc directions alike (HookManager::status()).
+    for (const auto& st : hooks_.status()) {
+        if (st.attached)
             ++h.hooks_attached;
-            continue;
-        }
-        unsigned ifindex = if_nametoindex(hk.ifname.c_str());
-        __u32 prog_id = 0;
-        LIBBPF_OPTS(bpf_xdp_query_opts, q);
-        if (ifindex != 0 && static_cast<int>(ifindex) == hk.ifindex && bpf_xdp_query(static_cast<int>(ifindex), 0, &q) == 0) {
-            prog_id = q.prog_id ? q.prog_id : (q.skb_prog_id ? q.skb_prog_id : q.drv_prog_id);
-            if (q.skb_prog_id == hk.prog_id || q.drv_prog_id == hk.prog_id || q.hw_prog_id == hk.prog_id) {
-                ++h.hooks_attached;
-                continue;
-            }
-        }
-        h.problems.push_back("xdp hook on " + hk.ifname + " is gone" +
-                             (prog_id ? " (another program, id " + std::to_string(prog_id) + ", is attached)" : ""));
+        else
+            h.problems.push_back(st.problem);
     }
     if (h.hooks_attached < h.hooks_expected && h.problems.empty())
         h.problems.push_back(std::to_string(h.hooks_expected - h.hooks_attached) + " configured interface(s) not attached");

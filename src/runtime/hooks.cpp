@@ -1,4 +1,5 @@
 #include "runtime/hooks.hpp"
+#include "runtime/hooks_internal.hpp"
 #include "runtime/orphans.hpp"
 
 #include <arpa/inet.h>
@@ -26,6 +27,8 @@
 #include <utility>
 
 namespace flywall {
+
+using namespace hooks_detail;
 
 std::string_view to_string(XdpMode mode) {
     switch (mode) {
@@ -66,8 +69,6 @@ Result<XdpMode> parse_xdp_mode(std::string_view text) {
 }
 
 namespace {
-
-constexpr const char* kThreadNetns = "/proc/thread-self/ns/net";
 
 struct Interface {
     int index = 0;
@@ -116,95 +117,7 @@ Result<Program> take_program(int prog_fd, bpf_prog_type expected) {
     return Program{std::move(dup), info.id, info.name};
 }
 
-struct NetnsId {
-    std::uint64_t dev = 0;
-    std::uint64_t ino = 0;
-    bool operator==(const NetnsId&) const = default;
-};
-
-Result<NetnsId> current_netns_id() {
-    struct stat st {};
-    if (::stat(kThreadNetns, &st) < 0) return Error::from_errno(errno, "stat current network namespace");
-    return NetnsId{st.st_dev, st.st_ino};
-}
-
-struct NetnsHandle {
-    UniqueFd fd;
-    NetnsId id;
-};
-
-// Taken before attaching, so a hook can always be detached in the namespace it lives in.
-Result<NetnsHandle> open_current_netns() {
-    UniqueFd fd(::open(kThreadNetns, O_RDONLY | O_CLOEXEC));
-    if (!fd) return Error::from_errno(errno, "open current network namespace");
-    struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) return Error::from_errno(errno, "stat current network namespace");
-    return NetnsHandle{std::move(fd), NetnsId{st.st_dev, st.st_ino}};
-}
-
-// Enters a network namespace for the current thread and returns to the original one on
-// destruction. A no-op when the thread is already there (the common case).
-class ScopedNetns {
-public:
-    static Result<ScopedNetns> enter(int target_fd, NetnsId target) {
-        FW_TRY_ASSIGN(const NetnsId here, current_netns_id());
-        ScopedNetns guard;
-        if (here == target) return guard;
-        guard.original_.reset(::open(kThreadNetns, O_RDONLY | O_CLOEXEC));
-        if (!guard.original_) return Error::from_errno(errno, "open current network namespace");
-        if (::setns(target_fd, CLONE_NEWNET) < 0)
-            return Error::from_errno(errno, "enter the hook's network namespace");
-        return guard;
-    }
-    ScopedNetns(ScopedNetns&&) noexcept = default;
-    ScopedNetns& operator=(ScopedNetns&&) = delete;
-    ~ScopedNetns() {
-        if (original_ && ::setns(original_.get(), CLONE_NEWNET) < 0)
-            spdlog::error("hooks: cannot return to the original network namespace: {}",
-                          std::strerror(errno));
-    }
-
-private:
-    ScopedNetns() = default;
-    UniqueFd original_;
-};
-
-__u32 xdp_mode_flag(XdpMode mode) {
-    switch (mode) {
-        case XdpMode::Native: return XDP_FLAGS_DRV_MODE;
-        case XdpMode::Generic: return XDP_FLAGS_SKB_MODE;
-        case XdpMode::Offload: return XDP_FLAGS_HW_MODE;
-        case XdpMode::Auto: break;
-    }
-    return 0;
-}
-
-__u32 xdp_slot_prog_id(const bpf_xdp_query_opts& q, XdpMode mode) {
-    switch (mode) {
-        case XdpMode::Native: return q.drv_prog_id;
-        case XdpMode::Generic: return q.skb_prog_id;
-        case XdpMode::Offload: return q.hw_prog_id;
-        case XdpMode::Auto: break;
-    }
-    return 0;
-}
-
-Result<bpf_xdp_query_opts> xdp_query(int ifindex, const std::string& context) {
-    LIBBPF_OPTS(bpf_xdp_query_opts, q);
-    if (const int rc = bpf_xdp_query(ifindex, 0, &q); rc < 0) return Error::from_neg(rc, context);
-    return q;
-}
-
 std::string describe_if(const Interface& i) { return i.name; }
-
-bpf_tc_hook make_tc_hook(int ifindex, bpf_tc_attach_point point) {
-    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-    return hook;
-}
-
-bpf_tc_attach_point tc_point(AttachPoint p) {
-    return p == AttachPoint::TcIngress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
-}
 
 }  // namespace
 

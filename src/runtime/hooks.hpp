@@ -118,6 +118,14 @@ Result<std::vector<std::string>> remove_orphaned_attachments(const InterfaceRef&
                                                              std::string_view tc_name,
                                                              TcOptions tc_slot);
 
+// What the kernel says of one hook now (HookManager::status()).
+struct HookStatus {
+    HookInfo info;
+    bool attached = false;             // our program is in its slot
+    std::uint32_t current_prog_id = 0;  // what is in the slot (0: nothing)
+    std::string problem;               // why not attached, for health
+};
+
 enum class DetachOutcome {
     Detached,         // our program was removed
     ReplacedByOther,  // the slot now holds someone else's program; left untouched
@@ -160,6 +168,9 @@ public:
     void leave_attached();
 
     [[nodiscard]] std::vector<HookInfo> list() const;
+    // Asks the kernel about every hook, in the network namespace it was attached in: XDP slot,
+    // tc filter at its handle/priority, the socket still open (hooks_status.cpp).
+    [[nodiscard]] std::vector<HookStatus> status() const;
     [[nodiscard]] std::size_t size() const { return hooks_.size(); }
 
 private:

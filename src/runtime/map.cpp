@@ -1,7 +1,9 @@
 #include "runtime/map.hpp"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace flywall {
@@ -34,6 +36,20 @@ Result<MapInfo> map_info(int fd) {
         if (line.rfind("memlock:", 0) == 0) info.memlock_bytes = std::stoull(line.substr(8));
     }
     return info;
+}
+
+Result<std::uint64_t> MapRef::count_keys() const {
+    FW_TRY_ASSIGN(MapInfo i, info());
+    std::vector<std::uint8_t> cur(std::max<std::uint32_t>(i.key_size, 1)), next(cur.size());
+    std::uint64_t n = 0;
+    bool first = true;
+    while (bpf_map_get_next_key(fd_, first ? nullptr : cur.data(), next.data()) == 0) {
+        ++n;
+        cur.swap(next);
+        first = false;
+    }
+    if (errno != ENOENT) return Error::from_errno(errno, ctx("count entries of"));
+    return n;
 }
 
 }  // namespace flywall

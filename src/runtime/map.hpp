@@ -44,6 +44,8 @@ public:
     int fd() const { return fd_; }
     const std::string& name() const { return name_; }
     Result<MapInfo> info() const { return map_info(fd_); }
+    // Keys in the map, counted by walking them (any key type; not for ring buffers or blooms).
+    Result<std::uint64_t> count_keys() const;
 
 protected:
     std::string ctx(const char* op) const { return std::string(op) + " map " + name_; }

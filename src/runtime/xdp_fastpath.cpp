@@ -120,6 +120,15 @@ Result<XdpFastPath> XdpFastPath::load(const XdpLoadOptions& opts) {
     return fp;
 }
 
+std::vector<int> XdpFastPath::ring_fds() const {
+    std::vector<int> out;
+    bpf_map* m;
+    bpf_object__for_each_map(m, skel_.object()) {
+        if (bpf_map__type(m) == BPF_MAP_TYPE_RINGBUF) out.push_back(bpf_map__fd(m));
+    }
+    return out;
+}
+
 XdpFastPath::Adopted XdpFastPath::adopt(const CarriedTables& c) {
     Adopted a;
     const btf* b = bpf_object__btf(skel_.object());

@@ -136,6 +136,8 @@ public:
 
     // Every map of the program, for listing (`GET /api/ebpf/maps`).
     std::vector<MapRef> all_maps() const;
+    // The program's ring buffers (events), for the event processor.
+    std::vector<int> ring_fds() const;
 
 private:
     explicit XdpFastPath(Skeleton<xdp_blocklist> s) : skel_(std::move(s)) {}

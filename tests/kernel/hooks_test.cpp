@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -609,6 +610,36 @@ TEST_F(HooksKernel, RemoveOrphanedAttachmentsTakesOnlyOurs) {
     ASSERT_TRUE(peer.ok()) << peer.error().message();
     EXPECT_TRUE(peer->empty());
     EXPECT_EQ(xdp_state(kVethB).drv_prog_id, prog_id(foreign_xdp_.get()));
+}
+
+// status() asks the kernel about every hook: before, only XDP hooks were checked and TC hooks
+// counted as attached whatever had happened to them.
+TEST_F(HooksKernel, StatusChecksXdpAndBothTcDirectionsAgainstTheKernel) {
+    HookManager hooks;
+    ASSERT_TRUE(hooks.attach_xdp(xdp_.get(), kVethA, XdpMode::Native).ok());
+    const TcOptions slot{0xF1, 0xF1};
+    ASSERT_TRUE(hooks.attach_tc(tc_.get(), kVethA, TcDirection::Ingress, slot).ok());
+    ASSERT_TRUE(hooks.attach_tc(tc_.get(), kVethA, TcDirection::Egress, slot).ok());
+    auto st = hooks.status();
+    ASSERT_EQ(st.size(), 3u);
+    for (const auto& s : st) EXPECT_TRUE(s.attached) << s.problem;
+
+    // Someone removes the ingress filter and replaces the XDP program behind our back.
+    LIBBPF_OPTS(bpf_tc_hook, in, .ifindex = ifindex(kVethA), .attach_point = BPF_TC_INGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, d, .handle = 0xF1, .priority = 0xF1);
+    ASSERT_EQ(bpf_tc_detach(&in, &d), 0);
+    LIBBPF_OPTS(bpf_xdp_attach_opts, r, .old_prog_fd = xdp_.get());
+    ASSERT_EQ(bpf_xdp_attach(ifindex(kVethA), foreign_xdp_.get(), XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &r), 0);
+    st = hooks.status();
+    std::map<std::string, HookStatus> by;
+    for (const auto& s : st) by[std::string(to_string(s.info.attach_point))] = s;
+    EXPECT_FALSE(by["tc-ingress"].attached);
+    EXPECT_NE(by["tc-ingress"].problem.find("tc-ingress hook on fwh-a is gone"), std::string::npos) << by["tc-ingress"].problem;
+    EXPECT_TRUE(by["tc-egress"].attached);
+    EXPECT_FALSE(by["xdp"].attached);
+    EXPECT_EQ(by["xdp"].current_prog_id, prog_id(foreign_xdp_.get()));
+    EXPECT_NE(by["xdp"].problem.find("another program"), std::string::npos) << by["xdp"].problem;
+    ASSERT_EQ(bpf_xdp_detach(ifindex(kVethA), XDP_FLAGS_DRV_MODE, nullptr), 0);
 }
 
 TEST_F(HooksKernel, WrongProgramTypeIsRejectedWithContext) {

@@ -251,6 +251,15 @@ t_api POST /api/ebpf/features/dns_monitoring/enable >/dev/null
 t_api POST /api/ebpf/features/dhcp_monitoring/enable >/dev/null
 t_check "socket hooks all back" "$(sock_hooks)" "socket_dhcp,socket_dns,socket_tls"
 
+# Health checks the TC hooks against the kernel too: a classifier removed behind the daemon's back
+# (here with tc(8)) makes it unhealthy, naming the hook.
+t_fw tc filter del dev "$T_FW_IF" ingress pref 241 handle 0xf1 bpf || t_fail "tc filter del"
+t_api GET /api/ebpf/health >/dev/null
+[ "$(t_status)" != 200 ] || t_fail "health should not be 200 with the ingress classifier gone: $(cat "$T_TMP/body")"
+jq -e '.problems[] | select(test("tc-ingress hook on .* is gone"))' "$T_TMP/body" >/dev/null ||
+    t_fail "health should name the missing tc-ingress hook: $(cat "$T_TMP/body")"
+t_say "ok: health after removing the ingress classifier: $(jq -c .problems "$T_TMP/body")"
+
 t_stop_daemon
 t_check "daemon exit status after SIGTERM" "$?" 0
 [ -e "$T_PIN" ] && t_fail "pins left behind"
