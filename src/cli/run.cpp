@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <optional>
 
@@ -89,7 +90,24 @@ int run_daemon(const RunOptions& opts) {
         lab.emplace(std::move(*l));
     }
 
-    auto manager = Manager::start(cfg, opts.config_file);
+    // Capabilities are dropped inside start, after load, pin and attach and before the daemon's
+    // first thread: capset() acts on the calling thread only, so a thread started earlier would
+    // keep everything. Every thread (events, learning, monitors, API and its connections) starts
+    // after it with the reduced set.
+    std::function<Status()> drop;
+    if (cfg.drop_capabilities)
+        drop = []() -> Status {
+            auto dropped = drop_to_runtime_capabilities();
+            if (!dropped.ok())
+                return std::move(dropped).error().wrap(
+                    "not running with more privilege than needed (drop_capabilities = false allows it)");
+            std::string kept;
+            for (const auto& k : dropped->kept) kept += (kept.empty() ? "" : ",") + k;
+            spdlog::info("flywall: capabilities dropped to {} ({} others given up), no_new_privs set",
+                         kept.empty() ? "none" : kept, dropped->dropped.size());
+            return {};
+        };
+    auto manager = Manager::start(cfg, opts.config_file, drop);
     if (!manager.ok()) {
         std::cerr << "flywall: " << manager.error().message() << "\n";
         return 1;
@@ -102,22 +120,6 @@ int run_daemon(const RunOptions& opts) {
         return 1;
     }
     std::unique_ptr<api::ApiServer> api = std::move(*server);
-    if (cfg.drop_capabilities) {
-        // Loaded, pinned, attached, listening: from here on the daemon needs much less.
-        auto dropped = drop_to_runtime_capabilities();
-        if (!dropped.ok()) {
-            std::cerr << "flywall: " << dropped.error().message() << "\nflywall: not running with more privilege than "
-                         "needed; set drop_capabilities = false to allow it\n";
-            api->stop();
-            (*manager)->stop();
-            if (lab) lab->destroy();
-            return 1;
-        }
-        std::string kept;
-        for (const auto& k : dropped->kept) kept += (kept.empty() ? "" : ",") + k;
-        spdlog::info("flywall: capabilities dropped to {} ({} others given up), no_new_privs set", kept.empty() ? "none" : kept,
-                     dropped->dropped.size());
-    }
     spdlog::info("flywall: running (pid {}); SIGHUP reloads {}, SIGTERM stops", getpid(),
                  opts.config_file.empty() ? "(built-in config)" : opts.config_file);
 

@@ -29,9 +29,11 @@ XdpMode hook_mode(config::XdpMode m) {
 
 }  // namespace
 
-Result<std::unique_ptr<Manager>> Manager::start(config::Config cfg, std::string config_source) {
+Result<std::unique_ptr<Manager>> Manager::start(config::Config cfg, std::string config_source,
+                                                std::function<Status()> after_attach) {
     std::unique_ptr<Manager> m(new Manager());
     m->config_source_ = std::move(config_source);
+    m->after_attach_ = std::move(after_attach);
     m->started_ = std::chrono::steady_clock::now();
     auto st = m->init(std::move(cfg));
     if (!st.ok()) {
@@ -72,6 +74,10 @@ Status Manager::init(config::Config cfg) {
             spdlog::debug("flywall: nothing carried over: {}", why_not);
         }
     }
+    // Hold the previous instance's pins open until our programs have replaced its programs:
+    // pinning ours unlinks them, and a map nobody holds from user space loses its BPF timers,
+    // which would freeze the still-running program's clock (and so its rate limiter).
+    std::vector<UniqueFd> previous_pins = pins_->open_existing();
     FW_TRY(pins_->pin_object(xdp_->object()));
     {
         // The TC classifier (flows, QoS, inline IPS). Without it the XDP fast path still
@@ -114,19 +120,6 @@ Status Manager::init(config::Config cfg) {
     FW_TRY(tc_policy_.sync_config(cfg.qos.rules, cfg.ips.patterns));
     FW_TRY(restore_durable(cfg));  // API and learned entries of earlier runs, before any attach
 
-    // Events: every ring buffer of the loaded programs, found by type.
-    std::vector<RingBufferSource::Ring> rings;
-    for (int fd : xdp_->ring_fds()) rings.push_back({fd, RecordKind::Xdp});
-    if (tc_) rings.push_back({tc_->events_fd(), RecordKind::Tc});
-    FW_TRY_ASSIGN(auto source, RingBufferSource::create(rings));
-    events_ = std::make_unique<EventProcessor>(std::move(source));
-    FW_TRY(events_->start());
-    start_learning_runner();
-    if (cfg.events.log_file) {
-        FW_TRY_ASSIGN(event_log_, JsonLinesLog::open(*events_, *cfg.events.log_file));
-    }
-    sockets_.start([this](const Event& e) { events_->publish(e); });
-
     load_ = std::make_unique<DatapathLoad>(
         DatapathLoad::Inputs{
             [this] { return self_timing_unlocked(); },
@@ -150,6 +143,24 @@ Status Manager::init(config::Config cfg) {
     if (cfg.ebpf.enabled) {
         for (const auto& iface : cfg.interfaces) FW_TRY(attach_interface(iface, Takeover::Orphaned));
     }
+    // Everything that needs start-up privileges is done (load, pin, mount, take over): the
+    // owner may drop them now, while this is still the only thread, so every thread started
+    // from here on (events, learning, socket monitors, the API) inherits the reduced set.
+    if (after_attach_) FW_TRY(after_attach_());
+
+    // Events: every ring buffer of the loaded programs, found by type.
+    std::vector<RingBufferSource::Ring> rings;
+    for (int fd : xdp_->ring_fds()) rings.push_back({fd, RecordKind::Xdp});
+    if (tc_) rings.push_back({tc_->events_fd(), RecordKind::Tc});
+    FW_TRY_ASSIGN(auto source, RingBufferSource::create(rings));
+    events_ = std::make_unique<EventProcessor>(std::move(source));
+    FW_TRY(events_->start());
+    start_learning_runner();
+    if (cfg.events.log_file) {
+        FW_TRY_ASSIGN(event_log_, JsonLinesLog::open(*events_, *cfg.events.log_file));
+    }
+    sockets_.start([this](const Event& e) { events_->publish(e); });
+
     spdlog::info("flywall: xdp_blocklist loaded, pinned under {}, {} hook(s) attached", cfg.pin_path, hooks_.size());
     return {};
 }

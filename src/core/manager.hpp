@@ -30,6 +30,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -99,7 +100,10 @@ struct GovernorReport {
 class Manager {
 public:
     // `config_source`: the file the config came from ("" = the embedded default); reload reads it.
-    static Result<std::unique_ptr<Manager>> start(config::Config cfg, std::string config_source);
+    // after_attach runs once the programs are loaded, pinned and attached and before the
+    // daemon starts any thread (run.cpp drops capabilities there).
+    static Result<std::unique_ptr<Manager>> start(config::Config cfg, std::string config_source,
+                                                  std::function<Status()> after_attach = {});
     ~Manager();
     Manager(const Manager&) = delete;
     Manager& operator=(const Manager&) = delete;
@@ -221,7 +225,8 @@ private:
     std::optional<XdpFastPath> xdp_;
     std::optional<TcClassifier> tc_;  // absent when it failed to load (reported in health)
     std::optional<IpLists> lists_;
-    std::unique_ptr<DurableEntries> durable_;  // API-added and learned entries across restarts
+    std::unique_ptr<DurableEntries> durable_;
+    std::function<Status()> after_attach_;  // API-added and learned entries across restarts
     std::set<ConfigIpEntry> config_entries_;  // what the current config put into the lists
     std::optional<DomainBlocklist> domains_;
     std::set<std::string> config_domains_;    // what the current config put into the domain table

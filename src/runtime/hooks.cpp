@@ -175,7 +175,11 @@ Result<XdpAttachment> HookManager::attach_xdp(int prog_fd, const InterfaceRef& i
             std::optional<XdpMode> old_mode;
             for (const XdpMode om : {XdpMode::Native, XdpMode::Generic, XdpMode::Offload})
                 if (xdp_slot_prog_id(q, om) != 0) old_mode = om;
-            if (!old_mode) continue;  // detached meanwhile: the next try attaches normally
+            if (!old_mode) {  // detached meanwhile: the next try attaches normally
+                if (m == tries.back())
+                    return Error::from_errno(EAGAIN, where + ": the attached program went away during the takeover");
+                continue;
+            }
             const __u32 old_id = xdp_slot_prog_id(q, *old_mode);
             if (mode != XdpMode::Auto && mode != *old_mode)
                 return Error::from_errno(EBUSY, where + ": the previous instance's program id " +

@@ -1,5 +1,6 @@
 #include "runtime/loader.hpp"
 
+#include <bpf/bpf.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -188,6 +189,20 @@ Status PinDir::pin_object(bpf_object* obj) {
         pins_.push_back(p);
     }
     return {};
+}
+
+std::vector<UniqueFd> PinDir::open_existing() const {
+    std::vector<UniqueFd> fds;
+    for (const auto& sub : {progs_dir(), maps_dir()}) {
+        std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(sub.c_str()), closedir);
+        if (!dir) continue;
+        while (const dirent* e = readdir(dir.get())) {
+            if (e->d_name[0] == '.') continue;
+            UniqueFd fd(bpf_obj_get((sub + "/" + e->d_name).c_str()));
+            if (fd) fds.push_back(std::move(fd));
+        }
+    }
+    return fds;
 }
 
 std::vector<std::string> PinDir::remove_every_pin() {

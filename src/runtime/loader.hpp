@@ -44,6 +44,8 @@ public:
     // Leaves the pins in place (the datapath stays attached on them): forgets them, so the
     // destructor removes nothing. The lock goes with the object.
     void keep_pins() { pins_.clear(); path_.clear(); }
+    // Opens every pin under progs/ and maps/ (a previous instance's), to hold them for a while.
+    std::vector<UniqueFd> open_existing() const;
     // Unlinks every pin under progs/ and maps/ (also those a previous instance left) and the
     // directories; returns the paths removed.
     std::vector<std::string> remove_every_pin();

@@ -1,6 +1,7 @@
 #include "runtime/privileges.hpp"
 
 #include <sys/capability.h>
+#include <dirent.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -25,6 +26,19 @@ std::vector<int> runtime_capabilities() {
 }
 
 Result<CapabilityChange> drop_to_runtime_capabilities() {
+    // capset() and the bounding-set and no_new_privs prctls act on the calling thread only: with
+    // another thread running, that thread would keep every capability. Refuse rather than
+    // pretend.
+    {
+        std::unique_ptr<DIR, int (*)(DIR*)> tasks(::opendir("/proc/self/task"), ::closedir);
+        if (!tasks) return Error::from_errno(errno, "list own threads");
+        int n = 0;
+        while (const dirent* e = ::readdir(tasks.get()))
+            if (e->d_name[0] != '.') ++n;
+        if (n != 1)
+            return Error::from_errno(EBUSY, std::to_string(n) + " threads are running; capabilities can only be "
+                                                              "dropped for all of them before the second one starts");
+    }
     const std::vector<int> keep = runtime_capabilities();
     const auto kept = [&](int c) { return std::find(keep.begin(), keep.end(), c) != keep.end(); };
     std::unique_ptr<std::remove_pointer_t<cap_t>, int (*)(void*)> now(cap_get_proc(), cap_free);

@@ -25,7 +25,9 @@ struct CapabilityChange {
 std::vector<int> runtime_capabilities();
 
 // Drops every capability not in runtime_capabilities() from the effective, permitted,
-// inheritable, ambient and bounding sets, and sets PR_SET_NO_NEW_PRIVS.
+// inheritable, ambient and bounding sets, and sets PR_SET_NO_NEW_PRIVS. Must run while the
+// process has one thread (all of these act on the calling thread only); fails with EBUSY
+// otherwise. Threads started afterwards inherit the reduced sets.
 Result<CapabilityChange> drop_to_runtime_capabilities();
 
 }  // namespace flywall

@@ -164,6 +164,11 @@ XdpFastPath::Adopted XdpFastPath::adopt(const CarriedTables& c) {
     };
     a.flows = copy(c.flows, skel_->maps.fw_flows, flows_, static_cast<fw_flow_slot*>(nullptr));
     a.rl = copy(c.rl, skel_->maps.fw_rl_map, rl_, static_cast<fw_rl_slot*>(nullptr));
+    if (a.flows && !a.rl) {
+        // Tokens the flows had charged to limiter buckets that did not carry over: gone with
+        // them, so the flows start charging again.
+        for (fw_flow_slot& s : flow_slots()) s.v.rl_credit = 0;
+    }
     if (a.flows) {
         // The carried flows were stamped under the previous instance's policy generations. This
         // instance counts on from above all of them, so no stamp can equal a generation of this

@@ -23,14 +23,23 @@ t_start_daemon
 
 # bits: net_bind_service 10, net_admin 12, net_raw 13, sys_admin 21, perfmon 38, bpf 39
 want=$(printf '%016x' $(( (1<<10) | (1<<12) | (1<<13) | (1<<21) | (1<<38) | (1<<39) )))
-status=$(cat "/proc/$T_DAEMON/status")
-for set in CapEff CapPrm CapBnd; do
-    got=$(echo "$status" | awk -v k="$set:" '$1 == k { print $2 }')
-    [ "$got" = "$want" ] || t_fail "$set of the daemon is $got, want $want (runtime capabilities only)"
+# Every thread: capset() is per thread, so a thread started before the drop would keep it all
+# (the API's connection threads are spawned by its acceptor thread).
+t_api GET /api/ebpf/health >/dev/null  # a connection thread exists at least once
+threads=0
+for task in /proc/"$T_DAEMON"/task/*; do
+    status=$(cat "$task/status" 2>/dev/null) || continue  # a thread that just ended
+    threads=$((threads + 1))
+    name=$(echo "$status" | awk '$1 == "Name:" { print $2 }')
+    for set in CapEff CapPrm CapBnd; do
+        got=$(echo "$status" | awk -v k="$set:" '$1 == k { print $2 }')
+        [ "$got" = "$want" ] || t_fail "$set of thread ${task##*/} ($name) is $got, want $want (runtime capabilities only)"
+    done
+    echo "$status" | grep -q '^CapInh:[[:space:]]*0*$' || t_fail "thread ${task##*/}: inheritable capabilities left"
+    echo "$status" | grep -q '^NoNewPrivs:[[:space:]]*1' || t_fail "thread ${task##*/}: no_new_privs is not set"
 done
-echo "$status" | grep -q '^CapInh:[[:space:]]*0*$' || t_fail "inheritable capabilities left: $(echo "$status" | grep CapInh)"
-echo "$status" | grep -q '^NoNewPrivs:[[:space:]]*1' || t_fail "no_new_privs is not set: $(echo "$status" | grep NoNewPrivs)"
-t_say "ok: CapEff = CapPrm = CapBnd = $want, CapInh 0, NoNewPrivs 1"
+[ "$threads" -ge 4 ] || t_fail "expected the daemon's threads (events, monitors, API), found $threads"
+t_say "ok: all $threads threads: CapEff = CapPrm = CapBnd = $want, CapInh 0, NoNewPrivs 1"
 grep -q 'capabilities dropped to' "$T_LOG" || t_fail "the daemon should log what it kept"
 
 # Run-time work with those capabilities.
