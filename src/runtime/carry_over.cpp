@@ -102,6 +102,18 @@ std::optional<CarriedTable> read_table(const std::string& path, std::string* why
 
 }  // namespace
 
+std::optional<BtfVar> btf_section_var(const btf* b, const char* section, const char* name) {
+    const int sec = b ? btf__find_by_name_kind(b, section, BTF_KIND_DATASEC) : -1;
+    if (sec <= 0) return std::nullopt;
+    const btf_type* t = btf__type_by_id(b, static_cast<__u32>(sec));
+    const btf_var_secinfo* v = btf_var_secinfos(t);
+    for (int i = 0; i < btf_vlen(t); ++i, ++v) {
+        const btf_type* var = btf__type_by_id(b, v->type);
+        if (std::string(btf__name_by_offset(b, var->name_off)) == name) return BtfVar{v->offset, v->size, var->type};
+    }
+    return std::nullopt;
+}
+
 std::string btf_layout(const btf* b, std::uint32_t type_id) {
     std::string out;
     layout_of(b, type_id, out, 0);
@@ -138,19 +150,11 @@ std::optional<CarriedTables> read_previous_tables(const std::string& maps_dir, s
         return std::nullopt;
     }
     CarriedTables out;
-    bool found = false;
-    const int sec = btf__find_by_name_kind(m->b, ".bss", BTF_KIND_DATASEC);
-    if (sec > 0) {
-        const btf_type* t = btf__type_by_id(m->b, static_cast<__u32>(sec));
-        const btf_var_secinfo* v = btf_var_secinfos(t);
-        for (int i = 0; i < btf_vlen(t); ++i, ++v) {
-            const btf_type* var = btf__type_by_id(m->b, v->type);
-            if (std::string(btf__name_by_offset(m->b, var->name_off)) != "fw_tbl") continue;
-            if (v->size != sizeof(fw_tbl_config) || v->offset + v->size > value.size()) break;
-            std::memcpy(&out.seeds, value.data() + v->offset, sizeof(fw_tbl_config));
-            out.seeds_layout = btf_layout(m->b, var->type);
-            found = true;
-        }
+    const auto tbl = btf_section_var(m->b, ".bss", "fw_tbl");
+    const bool found = tbl && tbl->size == sizeof(fw_tbl_config) && tbl->offset + tbl->size <= value.size();
+    if (found) {
+        std::memcpy(&out.seeds, value.data() + tbl->offset, sizeof(fw_tbl_config));
+        out.seeds_layout = btf_layout(m->b, tbl->type_id);
     }
     if (!found) {
         *why = "the previous .bss has no fw_tbl of this build's size";

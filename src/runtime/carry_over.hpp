@@ -39,6 +39,12 @@ std::optional<CarriedTables> read_previous_tables(const std::string& maps_dir, s
 // A canonical text of a BTF type's layout: kinds, member names, offsets and sizes, recursively.
 std::string btf_layout(const btf* b, std::uint32_t type_id);
 
+// A variable of a BTF data section (".bss"): where it sits and its type.
+struct BtfVar {
+    std::uint32_t offset = 0, size = 0, type_id = 0;
+};
+std::optional<BtfVar> btf_section_var(const btf* b, const char* section, const char* name);
+
 // Whether `t` fits `map` of a loaded object (same size, entries and BTF layout of the value).
 bool fits(const CarriedTable& t, const bpf_map* map, const btf* obj_btf, std::string* why);
 

@@ -132,18 +132,8 @@ std::vector<int> XdpFastPath::ring_fds() const {
 XdpFastPath::Adopted XdpFastPath::adopt(const CarriedTables& c) {
     Adopted a;
     const btf* b = bpf_object__btf(skel_.object());
-    std::string now_seeds;
-    if (b) {
-        const int sec = btf__find_by_name_kind(b, ".bss", BTF_KIND_DATASEC);
-        if (sec > 0) {
-            const btf_type* t = btf__type_by_id(b, static_cast<__u32>(sec));
-            const btf_var_secinfo* v = btf_var_secinfos(t);
-            for (int i = 0; i < btf_vlen(t); ++i, ++v) {
-                const btf_type* var = btf__type_by_id(b, v->type);
-                if (std::string(btf__name_by_offset(b, var->name_off)) == "fw_tbl") now_seeds = btf_layout(b, var->type);
-            }
-        }
-    }
+    const auto tbl = btf_section_var(b, ".bss", "fw_tbl");
+    const std::string now_seeds = tbl ? btf_layout(b, tbl->type_id) : std::string();
     if (now_seeds.empty() || now_seeds != c.seeds_layout ||
         std::memcmp(&skel_->bss->fw_tbl, &c.seeds, sizeof(fw_tbl_config)) != 0) {
         a.why_not = "the table seeds differ (layout or value)";
